@@ -1,0 +1,61 @@
+# The targets the README tells people to run. CI calls the same targets.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+CHECKOV_VENV := .venv-checkov
+BIN := $(VENV)/bin
+PIP_FLAGS := --disable-pip-version-check -q
+ENV ?= dev
+
+.PHONY: help platform test venv checkov-venv synth policy lint typecheck bench simulator plan clean schema
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
+
+platform: venv checkov-venv ## main job: synthesize every environment, run the policy gate, print summaries
+	$(BIN)/cio-platform synth --all --summary
+	$(BIN)/python -m stacks.policy_gate
+
+test: venv checkov-venv ## install everything and run the whole test suite
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+venv: $(VENV)/.installed ## create .venv with the locked dependencies
+$(VENV)/.installed: requirements/main.in requirements/dev.in requirements/lock.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(BIN)/pip install $(PIP_FLAGS) --upgrade pip==26.3
+	$(BIN)/pip install $(PIP_FLAGS) -c requirements/lock.txt -r requirements/main.in -r requirements/dev.in
+	$(BIN)/pip install $(PIP_FLAGS) --no-deps --no-build-isolation -e .
+	touch $@
+
+checkov-venv: $(CHECKOV_VENV)/.installed ## checkov in its own environment (its dependencies conflict easily)
+$(CHECKOV_VENV)/.installed: requirements/checkov.txt
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV) || python3 -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install $(PIP_FLAGS) --upgrade pip==26.3
+	$(CHECKOV_VENV)/bin/pip install $(PIP_FLAGS) -r requirements/checkov.txt
+	touch $@
+
+synth: venv ## synthesize every environment into cdktf.out/stacks/<env>
+	$(BIN)/cio-platform synth --all
+
+policy: venv checkov-venv ## run checkov and the project checks over cdktf.out
+	$(BIN)/python -m stacks.policy_gate
+
+schema: venv ## regenerate environments/schema.json from the config model
+	$(BIN)/cio-platform schema > environments/schema.json
+
+lint: venv ## ruff and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy stacks functions/cio_shared simulator/cio_simulator toolkit/cio_doctor
+
+bench: venv ## run the benchmarks under bench/
+	for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+simulator: venv ## run the Customer.io simulator on 127.0.0.1:8089
+	$(BIN)/cio-simulator --port 8089
+
+plan: venv ## terraform plan for ENV (needs terraform and credentials; explains what is missing)
+	$(BIN)/cio-platform plan $(ENV)
+
+clean: ## remove generated output (not the virtual environments)
+	rm -rf cdktf.out reports .pytest_cache .mypy_cache .ruff_cache
