@@ -1,0 +1,1 @@
+"""The CDKTF app: one stack per environment file, built from small constructs."""
