@@ -1,0 +1,277 @@
+"""The `cio-doctor` command line: one typer app, one sub-command per check.
+
+Heavy imports (Google clients, rich, requests) happen inside the commands so `--help` and
+simple checks start fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cio_doctor.findings import EXIT_CANNOT_CHECK, CannotCheck, Report
+
+app = typer.Typer(
+    help="Read-only troubleshooting for the Customer.io integration. Exit codes: 0 healthy, "
+    "1 findings, 2 could not check.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+webhook_app = typer.Typer(help="Verify or replay reporting webhooks.", no_args_is_help=True)
+dlq_app = typer.Typer(help="List, inspect and replay dead-lettered messages.", no_args_is_help=True)
+app.add_typer(webhook_app, name="webhook")
+app.add_typer(dlq_app, name="dlq")
+
+EnvOpt = Annotated[
+    str | None, typer.Option("--env", help="Environment file: environments/<env>.yaml.")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
+TimeoutOpt = Annotated[float, typer.Option("--timeout", min=0.1, help="Per-call timeout, seconds.")]
+RegionOpt = Annotated[
+    str | None, typer.Option("--region", help="us or eu (default: env file or CIO_REGION).")
+]
+TraceOpt = Annotated[
+    Path | None, typer.Option("--trace", help="Append every API call as JSON lines.")
+]
+
+
+def _finish(build: Callable[[], Report], as_json: bool, label: str) -> None:
+    """Run a report builder with a progress display; print it; exit with its code."""
+    from cio_doctor import output
+
+    try:
+        with output.progress(label, quiet=as_json):
+            report = build()
+    except CannotCheck as exc:
+        _fail(str(exc), as_json)
+    raise typer.Exit(output.emit(report, as_json))
+
+
+def _fail(message: str, as_json: bool) -> None:
+    from cio_doctor import output
+
+    if as_json:
+        sys.stdout.write(
+            json.dumps({"status": "not_checked", "exit_code": EXIT_CANNOT_CHECK, "error": message})
+            + "\n"
+        )
+    output.error(message)
+    raise typer.Exit(EXIT_CANNOT_CHECK)
+
+
+def _settings(env: str | None, region: str | None = None, timeout: float = 10.0):  # type: ignore[no-untyped-def]
+    from cio_doctor.config import settings
+
+    return settings(env, region, timeout)
+
+
+# ---------------------------------------------------------------- webhook
+
+
+@webhook_app.command("verify")
+def webhook_verify(
+    request: Annotated[
+        str | None, typer.Option("--request", "-r", help="Raw HTTP request file, or - for stdin.")
+    ] = None,
+    headers: Annotated[
+        str | None, typer.Option("--headers", help="Headers file ('Name: value' lines or JSON).")
+    ] = None,
+    body: Annotated[
+        str | None, typer.Option("--body", help="Raw body file, or - for stdin.")
+    ] = None,
+    key_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--key-file",
+            help="Signing key file (default: CIO_WEBHOOK_SIGNING_KEY or the env's secret).",
+        ),
+    ] = None,
+    tolerance: Annotated[
+        int, typer.Option("--tolerance", min=1, help="Accepted timestamp age, seconds.")
+    ] = 300,
+    at: Annotated[
+        int | None, typer.Option("--at", help="Verify as of this Unix time (for old captures).")
+    ] = None,
+    env: EnvOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Verify a captured webhook's signature and explain a failure; count and check its events."""
+    from cio_doctor import capture, webhook
+
+    def build() -> Report:
+        captured = capture.load(request, headers, body)
+        keys = webhook.signing_keys(_settings(env), key_file)
+        return webhook.verify_report(captured, keys, tolerance, at)
+
+    _finish(build, as_json, "verifying")
+
+
+@webhook_app.command("replay")
+def webhook_replay(
+    url: Annotated[str, typer.Option("--url", help="The webhook handler URL to send to.")],
+    request: Annotated[
+        str | None, typer.Option("--request", "-r", help="Raw HTTP request file, or - for stdin.")
+    ] = None,
+    body: Annotated[
+        str | None, typer.Option("--body", help="Raw body file, or - for stdin.")
+    ] = None,
+    quarantine: Annotated[
+        bool,
+        typer.Option(
+            "--quarantine", help="Replay events from the env's webhook-quarantine subscription."
+        ),
+    ] = False,
+    limit: Annotated[
+        int, typer.Option("--limit", min=1, help="Most quarantined events to replay.")
+    ] = 50,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    env: EnvOpt = None,
+    timeout: TimeoutOpt = 10.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Send a captured or quarantined event to a handler URL, signed now with the signing key."""
+    from cio_doctor import replay_webhook
+
+    def build() -> Report:
+        settings = _settings(env, timeout=timeout)
+        if quarantine:
+            return replay_webhook.from_quarantine(settings, url, limit, _confirm(yes, as_json))
+        return replay_webhook.from_capture(settings, url, request, body)
+
+    _finish(build, as_json, "replaying")
+
+
+def _confirm(yes: bool, as_json: bool) -> Callable[[str], bool]:
+    def ask(question: str) -> bool:
+        if yes:
+            return True
+        if as_json or not sys.stdin.isatty():
+            raise CannotCheck(f"{question} needs confirmation: run it again with --yes")
+        from cio_doctor.output import suspend_progress
+
+        suspend_progress()
+        return typer.confirm(question, default=False, err=True)
+
+    return ask
+
+
+# ---------------------------------------------------------------- dlq
+
+SubOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--subscription",
+        "-s",
+        help="Purpose (track-dead-letter, webhook-quarantine, ...) or full name; repeatable. "
+        "Default: every dead-letter subscription.",
+    ),
+]
+PrefixOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--prefix",
+        help="Resource prefix cio-<env> when no --env file is used (with GOOGLE_CLOUD_PROJECT).",
+    ),
+]
+LimitOpt = Annotated[
+    int, typer.Option("--limit", min=1, max=10000, help="Most messages read per subscription.")
+]
+
+
+def _dlq_target(env: str | None, prefix: str | None, chosen: list[str] | None):  # type: ignore[no-untyped-def]
+    from cio_doctor import dlq
+    from cio_doctor.config import load_env_file
+
+    env_file = load_env_file(env) if env else None
+    target = dlq.target_for(env_file, prefix)
+    return target, dlq.subscriptions(target, env_file, chosen or [])
+
+
+@dlq_app.command("list")
+def dlq_list(
+    env: EnvOpt = None,
+    prefix: PrefixOpt = None,
+    subscription: SubOpt = None,
+    limit: LimitOpt = 500,
+    as_json: JsonOpt = False,
+) -> None:
+    """List dead letters with reason and attempts (reads without acknowledging)."""
+    from cio_doctor import dlq
+
+    def build() -> Report:
+        target, subs = _dlq_target(env, prefix, subscription)
+        return dlq.list_report(target, subs, limit)
+
+    _finish(build, as_json, "reading dead letters")
+
+
+@dlq_app.command("inspect")
+def dlq_inspect(
+    message_id: Annotated[str, typer.Argument(help="The dead letter's message id.")],
+    env: EnvOpt = None,
+    prefix: PrefixOpt = None,
+    subscription: SubOpt = None,
+    limit: LimitOpt = 1000,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show one dead letter: attributes, reason, attempts and payload (not acknowledged)."""
+    from cio_doctor import dlq
+
+    def build() -> Report:
+        target, subs = _dlq_target(env, prefix, subscription)
+        return dlq.inspect_report(target, subs, message_id, limit)
+
+    _finish(build, as_json, "searching dead letters")
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    reason: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--reason",
+            help="Only dead letters with this cio_reason (repeatable); "
+            "max_delivery_attempts for Pub/Sub's own.",
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would be replayed; change nothing.")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    env: EnvOpt = None,
+    prefix: PrefixOpt = None,
+    subscription: SubOpt = None,
+    limit: LimitOpt = 1000,
+    as_json: JsonOpt = False,
+) -> None:
+    """Re-publish dead letters to their source topic; ack each only after its publish succeeded."""
+    from cio_doctor import dlq, output
+
+    reasons = reason or []
+
+    def build() -> Report:
+        target, subs = _dlq_target(env, prefix, subscription)
+        plan, count = dlq.plan_replay(target, subs, reasons, limit)
+        if dry_run or count == 0:
+            return plan
+        if not as_json:
+            output.render(plan)
+        if not _confirm(yes, as_json)(f"Re-publish {count} dead letter(s)?"):
+            raise CannotCheck("replay cancelled; nothing was changed")
+        return dlq.replay_report(target, subs, reasons, limit)
+
+    _finish(build, as_json, "replaying dead letters")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

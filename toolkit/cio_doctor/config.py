@@ -1,0 +1,211 @@
+"""Where settings come from: an environment file, environment variables, Secret Manager.
+
+The environment file (`environments/<env>.yaml`) is read with `yaml.safe_load` for the few
+fields the toolkit needs; the stacks' model validates it fully, and the toolkit must not
+import the stacks. Credentials come from the environment variables of docs/design.md or, for
+those unset, from the environment's Secret Manager secrets `<prefix>-<env>-<logical>`.
+Secret values are wrapped in `Secret`, whose repr and str never show the value.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cio_doctor.findings import CannotCheck
+
+REGION_HOSTS = {
+    "us": ("https://track.customer.io", "https://api.customer.io"),
+    "eu": ("https://track-eu.customer.io", "https://api-eu.customer.io"),
+}
+# logical secret -> environment variable (docs/design.md: Secrets, Local environment variables)
+SECRET_ENV = {
+    "site-id": "CIO_SITE_ID",
+    "track-api-key": "CIO_TRACK_API_KEY",
+    "app-api-key": "CIO_APP_API_KEY",
+    "webhook-signing-key": "CIO_WEBHOOK_SIGNING_KEY",
+}
+DEFAULT_BUDGET_PER_SECOND = 100
+_ENV_NAME = re.compile(r"^[a-z][a-z0-9]{1,11}$")
+
+
+class ConfigError(CannotCheck):
+    """Bad or missing configuration; the message names the file, variable or secret."""
+
+
+class Secret:
+    """A credential: usable via `reveal()`, never shown by print, repr, str or JSON."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret([redacted])"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True)
+class EnvFile:
+    """The fields of environments/<env>.yaml the toolkit uses."""
+
+    name: str
+    project_id: str
+    gcp_region: str = "europe-west1"
+    prefix: str = "cio"
+    cio_region: str = "us"
+    request_budget_per_second: int = DEFAULT_BUDGET_PER_SECOND
+    handlers: tuple[str, ...] = ()
+    transactional_topic: bool = False
+
+    def resource(self, purpose: str) -> str:
+        return f"{self.prefix}-{self.name}-{purpose}"
+
+
+def environments_dir() -> Path:
+    """`CIO_DOCTOR_ENV_DIR`, else ./environments, else the repository's environments/."""
+    override = os.environ.get("CIO_DOCTOR_ENV_DIR")
+    if override:
+        return Path(override)
+    local = Path.cwd() / "environments"
+    if local.is_dir():
+        return local
+    return Path(__file__).resolve().parents[2] / "environments"
+
+
+def load_env_file(env: str) -> EnvFile:
+    """Read `env` (a name like `dev`, or a path to a YAML file)."""
+    import yaml
+
+    path = Path(env) if env.endswith((".yaml", ".yml")) else environments_dir() / f"{env}.yaml"
+    name = path.stem
+    if not _ENV_NAME.match(name):
+        raise ConfigError(f"environment name {name!r} must be 2-12 lowercase letters or digits")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"no environment file {path}") from None
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot read environment file ({type(exc).__name__})") from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("project_id"), str):
+        raise ConfigError(f"{path}: needs a top-level project_id")
+    cio: dict[str, Any] = raw["customerio"] if isinstance(raw.get("customerio"), dict) else {}
+    region = str(cio.get("region", "us"))
+    if region not in REGION_HOSTS:
+        raise ConfigError(f"{path}: customerio.region must be us or eu, not {region!r}")
+    handlers: dict[str, Any] = raw["handlers"] if isinstance(raw.get("handlers"), dict) else {}
+    return EnvFile(
+        name=name,
+        project_id=raw["project_id"],
+        gcp_region=str(raw.get("region", "europe-west1")),
+        prefix=str(raw.get("name_prefix", "cio")),
+        cio_region=region,
+        request_budget_per_second=int(
+            cio.get("request_budget_per_second", DEFAULT_BUDGET_PER_SECOND)
+        ),
+        handlers=tuple(sorted(handlers)),
+        transactional_topic=bool(raw.get("transactional_topic", False)),
+    )
+
+
+@dataclass
+class Settings:
+    """Everything a command needs to reach Customer.io; credentials load on first use."""
+
+    env: EnvFile | None
+    region: str
+    track_url: str
+    app_url: str
+    timeout: float = 10.0
+    _secrets: dict[str, Secret | None] = field(default_factory=dict, repr=False)
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def secret(self, logical: str, required: bool = True) -> Secret | None:
+        """The credential `logical` (see SECRET_ENV) from the environment or Secret Manager."""
+        if logical not in self._secrets:
+            self._secrets[logical] = self._load(logical)
+        value = self._secrets[logical]
+        if value is None and required:
+            where = f"environment variable {SECRET_ENV[logical]}"
+            if self.env is not None:
+                where += f" or secret {self.env.resource(logical)} in {self.env.project_id}"
+            raise ConfigError(f"no {logical} credential: set {where}")
+        return value
+
+    def _load(self, logical: str) -> Secret | None:
+        value = os.environ.get(SECRET_ENV[logical])
+        if value:
+            self.sources[logical] = f"env:{SECRET_ENV[logical]}"
+            return Secret(value)
+        if self.env is None:
+            return None
+        secret_id = self.env.resource(logical)
+        self.sources[logical] = f"secret-manager:{secret_id}"
+        return Secret(access_secret(self.env.project_id, secret_id))
+
+    def track_auth(self) -> tuple[str, str]:
+        site = self.secret("site-id")
+        key = self.secret("track-api-key")
+        assert site is not None and key is not None
+        return site.reveal(), key.reveal()
+
+    def app_token(self) -> str:
+        key = self.secret("app-api-key")
+        assert key is not None
+        return key.reveal()
+
+
+def access_secret(project: str, secret_id: str, version: str = "latest") -> str:
+    """Read one secret version through cio_shared's client factory (ADC, or a local server)."""
+    from cio_shared.google_clients import secret_manager_client
+
+    name = f"projects/{project}/secrets/{secret_id}/versions/{version}"
+    try:
+        response = secret_manager_client().access_secret_version(request={"name": name}, timeout=10)
+    except Exception as exc:
+        raise ConfigError(f"cannot read secret {name}: {_google_error(exc)}") from None
+    return str(response.payload.data.decode("utf-8"))
+
+
+def _google_error(exc: BaseException) -> str:
+    """A short reason from a google.api_core error, without any payload."""
+    code = getattr(exc, "code", None)
+    message = getattr(exc, "message", None) or str(exc).splitlines()[0][:200]
+    return f"{getattr(code, 'name', code) or type(exc).__name__}: {message}"
+
+
+def settings(env: str | None, region: str | None = None, timeout: float = 10.0) -> Settings:
+    """Combine --env, CIO_REGION, CIO_TRACK_URL and CIO_APP_URL into Settings."""
+    env_file = load_env_file(env) if env else None
+    chosen = region or os.environ.get("CIO_REGION") or (env_file.cio_region if env_file else "us")
+    chosen = chosen.lower()
+    if chosen not in REGION_HOSTS:
+        raise ConfigError(f"region must be us or eu, not {chosen!r}")
+    track, app = REGION_HOSTS[chosen]
+    return Settings(
+        env=env_file,
+        region=chosen,
+        track_url=(os.environ.get("CIO_TRACK_URL") or track).rstrip("/"),
+        app_url=(os.environ.get("CIO_APP_URL") or app).rstrip("/"),
+        timeout=timeout,
+    )
+
+
+def describe(s: Settings) -> dict[str, Any]:
+    """The non-secret settings, for reports."""
+    return {
+        "environment": s.env.name if s.env else None,
+        "project_id": s.env.project_id if s.env else None,
+        "region": s.region,
+        "track_url": s.track_url,
+        "app_url": s.app_url,
+        "credential_sources": dict(s.sources),
+    }

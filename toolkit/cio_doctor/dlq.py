@@ -1,0 +1,247 @@
+"""`cio-doctor dlq list|inspect|replay` over an environment's dead-letter subscriptions."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from cio_doctor import pubsub_dlq
+from cio_doctor.config import ConfigError, EnvFile
+from cio_doctor.findings import CannotCheck, Check, Report, Severity, running_check
+from cio_doctor.pubsub_dlq import DeadLetter
+
+DEAD_LETTER_SUFFIX = "-dead-letter"
+RETENTION_WARN_FRACTION = 0.7
+
+
+@dataclass(frozen=True)
+class Target:
+    """An environment's dead-letter subscriptions and where their messages came from."""
+
+    project: str
+    prefix: str  # `cio-<env>`
+    retention_days: int = 14
+
+    def subscription(self, purpose: str) -> str:
+        name = purpose if purpose.startswith(f"{self.prefix}-") else f"{self.prefix}-{purpose}"
+        return f"projects/{self.project}/subscriptions/{name}"
+
+    def default_purposes(self, transactional: bool) -> list[str]:
+        topics = ["identify", "track"] + (["transactional"] if transactional else [])
+        return [f"{t}{DEAD_LETTER_SUFFIX}" for t in topics]
+
+    def source_topic(self, message: DeadLetter) -> str:
+        """`cio_source_topic`, else the topic the dead-letter subscription is named after."""
+        source = message.attributes.get("cio_source_topic")
+        if source:
+            return (
+                source
+                if source.startswith("projects/")
+                else (f"projects/{self.project}/topics/{source}")
+            )
+        name = message.subscription.rsplit("/", 1)[-1]
+        if not name.endswith(DEAD_LETTER_SUFFIX) or name.startswith(f"{self.prefix}-webhook"):
+            raise CannotCheck(f"no source topic known for messages of {name}")
+        return f"projects/{self.project}/topics/{name.removesuffix(DEAD_LETTER_SUFFIX)}"
+
+
+def target_for(env: EnvFile | None, prefix: str | None = None) -> Target:
+    if env is not None:
+        return Target(env.project_id, f"{env.prefix}-{env.name}")
+    project = os.environ.get("GOOGLE_CLOUD_PROJECT")
+    if not project or not prefix:
+        raise ConfigError(
+            "say which environment: --env NAME (or GOOGLE_CLOUD_PROJECT and --prefix)"
+        )
+    return Target(project, prefix)
+
+
+def subscriptions(target: Target, env: EnvFile | None, chosen: Sequence[str]) -> list[str]:
+    purposes = list(chosen) or target.default_purposes(bool(env and env.transactional_topic))
+    return [target.subscription(p) for p in purposes]
+
+
+def _peek_all(subs: list[str], limit: int) -> dict[str, list[DeadLetter]]:
+    from cio_shared.google_clients import subscriber
+
+    client = subscriber()
+    with ThreadPoolExecutor(max_workers=max(1, len(subs))) as pool:
+        results = dict(
+            zip(subs, pool.map(lambda s: pubsub_dlq.peek(client, s, limit), subs), strict=True)
+        )
+    return results
+
+
+def _findings(check: Check, messages: list[DeadLetter], retention_days: int, now: datetime) -> None:
+    if not messages:
+        return
+    reasons = Counter(m.reason for m in messages)
+    retryable = [m for m in messages if m.retryable]
+    permanent = [m for m in messages if not m.retryable]
+    if retryable:
+        check.add(
+            Severity.HIGH,
+            "dead_letters_retryable",
+            f"{len(retryable)} retryable dead letter(s)",
+            "By reason: "
+            + ", ".join(
+                f"{r}={n}"
+                for r, n in reasons.most_common()
+                if any(m.reason == r for m in retryable)
+            ),
+            "Fix the cause (outage, revoked key, rate limit), then "
+            "`cio-doctor dlq replay --env ENV --reason REASON --dry-run`, then without "
+            "--dry-run.",
+        )
+    if permanent:
+        check.add(
+            Severity.MEDIUM,
+            "dead_letters_permanent",
+            f"{len(permanent)} dead letter(s) Customer.io or the schema rejected",
+            "By reason: "
+            + ", ".join(
+                f"{r}={n}"
+                for r, n in reasons.most_common()
+                if any(m.reason == r for m in permanent)
+            ),
+            "Inspect one (`cio-doctor dlq inspect MESSAGE_ID`) and fix the producer; "
+            "replay only after the payload problem is fixed upstream.",
+        )
+    oldest = max(m.age_seconds(now) for m in messages)
+    limit = retention_days * 86400
+    if oldest > limit * RETENTION_WARN_FRACTION:
+        check.add(
+            Severity.CRITICAL,
+            "dead_letters_expiring",
+            f"oldest dead letter is {oldest // 3600} h old; retention is {retention_days} d",
+            "Pub/Sub deletes messages older than the retention period.",
+            "Replay or export them now.",
+        )
+
+
+def list_report(target: Target, subs: list[str], limit: int) -> Report:
+    report = Report("dlq list", target.prefix)
+    now = datetime.now(UTC)
+    with running_check("dead letters") as check:
+        found = _peek_all(subs, limit)
+        messages = [m for msgs in found.values() for m in msgs]
+        check.data["subscriptions"] = [
+            {
+                "subscription": s.rsplit("/", 1)[-1],
+                "messages_seen": len(found[s]),
+                "limit_reached": len(found[s]) >= limit,
+            }
+            for s in subs
+        ]
+        check.data["by_reason"] = [
+            {"reason": r, "count": n} for r, n in Counter(m.reason for m in messages).most_common()
+        ]
+        check.data["messages"] = [m.summary(now) for m in messages]
+        _findings(check, messages, target.retention_days, now)
+    report.checks.append(check)
+    return report
+
+
+def inspect_report(target: Target, subs: list[str], message_id: str, limit: int) -> Report:
+    report = Report("dlq inspect", message_id)
+    now = datetime.now(UTC)
+    with running_check("dead letter") as check:
+        found = _peek_all(subs, limit)
+        match = next(
+            (m for msgs in found.values() for m in msgs if m.message_id == message_id), None
+        )
+        if match is None:
+            raise CannotCheck(
+                f"message {message_id} not found in the first {limit} messages of "
+                + ", ".join(s.rsplit("/", 1)[-1] for s in subs)
+            )
+        check.data.update(match.summary(now))
+        check.data["detail"] = match.attributes.get("cio_detail")
+        check.data.update(match.detail())
+        _findings(check, [match], target.retention_days, now)
+    report.checks.append(check)
+    return report
+
+
+def plan_replay(
+    target: Target, subs: list[str], reasons: Sequence[str], limit: int
+) -> tuple[Report, int]:
+    """The dry run: which messages a replay would re-publish, and to which topic."""
+    report = Report("dlq replay --dry-run", target.prefix)
+    now = datetime.now(UTC)
+    count = 0
+    with running_check("replay plan") as check:
+        found = _peek_all(subs, limit)
+        rows = []
+        for message in (m for msgs in found.values() for m in msgs):
+            if reasons and message.reason not in reasons:
+                continue
+            rows.append({**message.summary(now), "to_topic": _topic_name(target, message)})
+        count = len(rows)
+        check.data["would_replay"] = rows
+        check.data["reasons"] = list(reasons) or ["(all)"]
+        if any(not r["retryable"] for r in rows):
+            check.add(
+                Severity.MEDIUM,
+                "replaying_permanent_failures",
+                "the selection includes non-retryable dead letters",
+                "Customer.io rejected these before; they will fail again unless the "
+                "payload problem was fixed.",
+                "Narrow the selection with --reason.",
+            )
+    report.checks.append(check)
+    return report, count
+
+
+def _topic_name(target: Target, message: DeadLetter) -> str:
+    try:
+        return target.source_topic(message).rsplit("/", 1)[-1]
+    except CannotCheck as exc:
+        return f"(none: {exc})"
+
+
+def replay_report(target: Target, subs: list[str], reasons: Sequence[str], limit: int) -> Report:
+    from cio_shared.google_clients import publisher, subscriber
+
+    report = Report("dlq replay", target.prefix)
+    client = subscriber()
+    with running_check("replay") as check:
+        outcomes: list[pubsub_dlq.ReplayOutcome] = []
+        for sub in subs:
+            held = pubsub_dlq.pull(client, sub, limit)
+            outcomes.extend(
+                pubsub_dlq.replay(
+                    publisher(),
+                    held,
+                    selected=lambda m: (
+                        (not reasons or m.reason in reasons) and _has_topic(target, m)
+                    ),
+                    topic_for=target.source_topic,
+                )
+            )
+        check.data["replayed"] = [o.to_dict() for o in outcomes]
+        check.data["published"] = sum(1 for o in outcomes if o.published_id)
+        failed = [o for o in outcomes if o.error]
+        if failed:
+            check.add(
+                Severity.HIGH,
+                "replay_publish_failed",
+                f"{len(failed)} re-publish(es) failed; those dead letters were kept",
+                "; ".join(f"{o.message_id}: {o.error}" for o in failed[:5]),
+                "Check the topic exists and this account may publish to it, then run "
+                "the replay again.",
+            )
+    report.checks.append(check)
+    return report
+
+
+def _has_topic(target: Target, message: DeadLetter) -> bool:
+    try:
+        target.source_topic(message)
+    except CannotCheck:
+        return False
+    return True

@@ -1,0 +1,195 @@
+"""Parse a reporting-webhook body: count events, flag per-event errors, measure delivery lag.
+
+The object types and metrics are those of Customer.io's reporting-webhooks OpenAPI document.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+from cio_doctor.findings import Check, Severity
+
+METRICS: dict[str, frozenset[str]] = {
+    "customer": frozenset({"subscribed", "unsubscribed", "cio_subscription_preferences_changed"}),
+    "email": frozenset(
+        {
+            "drafted",
+            "attempted",
+            "sent",
+            "delivered",
+            "opened",
+            "clicked",
+            "converted",
+            "unsubscribed",
+            "bounced",
+            "dropped",
+            "spammed",
+            "failed",
+            "undeliverable",
+        }
+    ),
+    "push": frozenset(
+        {
+            "drafted",
+            "attempted",
+            "sent",
+            "delivered",
+            "opened",
+            "clicked",
+            "converted",
+            "bounced",
+            "dropped",
+            "failed",
+            "undeliverable",
+        }
+    ),
+    "sms": frozenset(
+        {
+            "drafted",
+            "attempted",
+            "sent",
+            "delivered",
+            "clicked",
+            "converted",
+            "bounced",
+            "failed",
+            "undeliverable",
+            "replied",
+        }
+    ),
+    "whatsapp": frozenset(
+        {
+            "drafted",
+            "attempted",
+            "sent",
+            "delivered",
+            "opened",
+            "clicked",
+            "converted",
+            "bounced",
+            "dropped",
+            "failed",
+            "undeliverable",
+            "replied",
+        }
+    ),
+    "slack": frozenset({"drafted", "attempted", "sent", "clicked", "failed", "undeliverable"}),
+    "webhook": frozenset({"drafted", "attempted", "sent", "clicked", "failed", "undeliverable"}),
+    "in_app": frozenset(
+        {
+            "drafted",
+            "attempted",
+            "sent",
+            "opened",
+            "clicked",
+            "converted",
+            "failed",
+            "undeliverable",
+        }
+    ),
+}
+REQUIRED = ("event_id", "object_type", "metric", "timestamp", "data")
+BACKLOG_WARN_S = 15 * 60
+
+
+def events_of(body: bytes) -> list[Any]:
+    """The events in a body: one object, or a JSON array of them."""
+    parsed = json.loads(body)
+    return parsed if isinstance(parsed, list) else [parsed]
+
+
+def event_errors(event: Any) -> list[str]:
+    if not isinstance(event, dict):
+        return ["not a JSON object"]
+    errors = [f"missing {name}" for name in REQUIRED if name not in event]
+    object_type, metric = event.get("object_type"), event.get("metric")
+    if "object_type" in event and object_type not in METRICS:
+        errors.append(f"unknown object_type {object_type!r}")
+    elif object_type in METRICS and "metric" in event and metric not in METRICS[object_type]:
+        errors.append(f"unknown metric {metric!r} for {object_type}")
+    if "timestamp" in event and not isinstance(event["timestamp"], int):
+        errors.append("timestamp is not an integer Unix time")
+    if "data" in event and not isinstance(event["data"], dict):
+        errors.append("data is not an object")
+    return errors
+
+
+def analyse(check: Check, body: bytes, delivered_at: int | None) -> None:
+    """Fill `check` with counts, per-event errors and lags (event time -> delivery time)."""
+    try:
+        events = events_of(body)
+    except ValueError as exc:
+        check.add(
+            Severity.HIGH,
+            "body_not_json",
+            "body is not JSON",
+            str(exc)[:200],
+            "Check the capture: the body must be the raw bytes Customer.io sent.",
+        )
+        return
+    counts: Counter[tuple[str, str]] = Counter()
+    problems: list[dict[str, Any]] = []
+    lags: list[int] = []
+    ids: Counter[str] = Counter()
+    for index, event in enumerate(events):
+        errors = event_errors(event)
+        if isinstance(event, dict):
+            counts[(str(event.get("object_type")), str(event.get("metric")))] += 1
+            if isinstance(event.get("event_id"), str):
+                ids[event["event_id"]] += 1
+            if delivered_at is not None and isinstance(event.get("timestamp"), int):
+                lags.append(delivered_at - event["timestamp"])
+        if errors:
+            problems.append({"index": index, "event_id": _event_id(event), "errors": errors})
+    check.data["events"] = len(events)
+    check.data["by_type_and_metric"] = [
+        {"object_type": t, "metric": m, "count": n} for (t, m), n in sorted(counts.items())
+    ]
+    if problems:
+        check.data["event_errors"] = problems
+        check.add(
+            Severity.MEDIUM,
+            "event_invalid",
+            f"{len(problems)} of {len(events)} event(s) do not match Customer.io's schema",
+            "; ".join(f"#{p['index']}: {', '.join(p['errors'])}" for p in problems[:5]),
+            "The handler quarantines such events (it must not answer an error); inspect "
+            "them with `cio-doctor dlq list --subscription webhook-quarantine`.",
+        )
+    duplicates = sorted(i for i, n in ids.items() if n > 1)
+    if duplicates:
+        check.add(
+            Severity.INFO,
+            "duplicate_event_ids",
+            f"{len(duplicates)} event id(s) appear more than once",
+            "Customer.io retries deliveries; consumers must deduplicate by event_id.",
+        )
+    if lags:
+        _timing(check, lags)
+
+
+def _timing(check: Check, lags: list[int]) -> None:
+    lags.sort()
+    check.data["lag_seconds"] = {"min": lags[0], "median": lags[len(lags) // 2], "max": lags[-1]}
+    if lags[-1] > BACKLOG_WARN_S:
+        check.add(
+            Severity.MEDIUM,
+            "delivery_backlog",
+            f"events arrived up to {lags[-1] // 60} min after they happened",
+            "Customer.io holds back later webhooks until a failed delivery succeeds, for "
+            "up to seven days.",
+            "Find the failed delivery: check the webhook handler's errors and latency "
+            "(it must answer 2xx within 4 s).",
+        )
+    if lags[0] < -60:
+        check.add(
+            Severity.LOW,
+            "event_in_future",
+            f"an event is stamped {-lags[0]} s after the delivery timestamp",
+            "Clock skew between the capture and Customer.io.",
+        )
+
+
+def _event_id(event: Any) -> str | None:
+    return event.get("event_id") if isinstance(event, dict) else None
