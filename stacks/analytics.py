@@ -1,0 +1,133 @@
+"""BigQuery: the webhook-events table (schema and views from analytics/), and the BigQuery
+subscription that writes webhook events into it with no code in between.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from string import Template
+
+from stacks import cdk
+from stacks.config import Environment
+from stacks.event_bus import EventBus
+from stacks.naming import days, lifecycle
+
+TABLE = "webhook_events"
+METADATA_COLUMNS = {"subscription_name", "message_id", "publish_time", "attributes"}
+DAY_MS = 86_400_000
+
+
+class AnalyticsFilesError(FileNotFoundError):
+    pass
+
+
+def load_schema(analytics_dir: Path, table: str) -> list[dict[str, object]]:
+    path = analytics_dir / f"{table}.schema.json"
+    if not path.exists():
+        raise AnalyticsFilesError(f"{path}: the table schema is missing")
+    schema = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(schema, list):
+        raise AnalyticsFilesError(f"{path}: expected a BigQuery JSON schema (a list of fields)")
+    return schema
+
+
+def load_views(analytics_dir: Path) -> dict[str, str]:
+    """View name -> SQL template (placeholders `${project}` and `${dataset}`)."""
+    return {
+        p.stem: p.read_text(encoding="utf-8") for p in sorted(analytics_dir.glob("views/*.sql"))
+    }
+
+
+class Analytics(cdk.Construct):
+    def __init__(
+        self, scope: cdk.Construct, env: Environment, bus: EventBus, analytics_dir: Path
+    ) -> None:
+        super().__init__(scope, "analytics")
+        self.env = env
+        cmek = {"kms_key_name": env.kms_key} if env.kms_key else None
+        self.dataset = cdk.BigqueryDataset(
+            self,
+            "dataset",
+            project=env.project_id,
+            dataset_id=env.dataset_name("analytics"),
+            location=env.bigquery.location,
+            description="Customer.io reporting webhook events (personal data: named readers only)",
+            delete_contents_on_destroy=not env.protected,
+            default_encryption_configuration=cmek,
+            labels={"component": "analytics"},
+            lifecycle=lifecycle(env),
+        )
+        schema = load_schema(analytics_dir, TABLE)
+        expiration = env.bigquery.table_expiration_days
+        self.table = cdk.BigqueryTable(
+            self,
+            "webhook-events",
+            project=env.project_id,
+            dataset_id=self.dataset.dataset_id,
+            table_id=TABLE,
+            description="One row per webhook delivery; duplicates expected (dedupe by event_id)",
+            schema=json.dumps(schema),
+            time_partitioning={
+                "type": env.bigquery.partitioning,
+                "field": "timestamp",
+                "expiration_ms": expiration * DAY_MS if expiration else None,
+            },
+            clustering=["metric", "object_type"],
+            deletion_protection=env.protected,
+            encryption_configuration=cmek,
+            labels={"component": "analytics"},
+            lifecycle=lifecycle(env),
+        )
+        for name, sql in load_views(analytics_dir).items():
+            query = Template(sql).substitute(
+                project=env.project_id, dataset=env.dataset_name("analytics")
+            )
+            cdk.BigqueryTable(
+                self,
+                f"view-{name}",
+                project=env.project_id,
+                dataset_id=self.dataset.dataset_id,
+                table_id=name,
+                view={"query": query, "use_legacy_sql": False},
+                deletion_protection=env.protected,
+                labels={"component": "analytics"},
+                depends_on=[self.table],
+            )
+        for index, reader in enumerate(env.bigquery.readers):
+            cdk.BigqueryDatasetIamMember(
+                self,
+                f"reader-{index}",
+                project=env.project_id,
+                dataset_id=self.dataset.dataset_id,
+                role="roles/bigquery.dataViewer",
+                member=reader,
+            )
+        writer = cdk.BigqueryDatasetIamMember(
+            self,
+            "agent-writer",
+            project=env.project_id,
+            dataset_id=self.dataset.dataset_id,
+            role="roles/bigquery.dataEditor",
+            member=f"serviceAccount:{bus.pubsub_agent}",
+        )
+        columns = {str(field["name"]) for field in schema}
+        self.subscription = cdk.PubsubSubscription(
+            self,
+            "subscription",
+            project=env.project_id,
+            name=env.resource_name("webhook-events-bq"),
+            topic=bus.topics["webhook-events"].id,
+            message_retention_duration=days(env.pubsub.message_retention_days),
+            expiration_policy={"ttl": ""},
+            bigquery_config={
+                "table": f"{env.project_id}.{env.dataset_name('analytics')}.{TABLE}",
+                "use_table_schema": True,
+                "drop_unknown_fields": True,
+                "write_metadata": columns >= METADATA_COLUMNS,
+            },
+            dead_letter_policy=bus.dead_letter_policy("webhook-events"),
+            labels={"component": "analytics"},
+            depends_on=[writer, self.table],
+        )
+        bus.grant_agent_subscriber(self, self.subscription)

@@ -1,0 +1,67 @@
+"""Build the CDKTF app for a set of environments and synthesize it.
+
+`cdktf synth` runs this module (cdktf.json: `app`); so does `cio-platform synth`.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+from stacks import cdk
+from stacks.config import Environment, load_all, load_environment
+from stacks.manifests import discover
+from stacks.platform import PlatformStack, SourceTree
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_OUTDIR = REPO / "cdktf.out"
+
+
+class PolicyViolation(Exception):
+    """A synth-time rule failed; the message lists every violation."""
+
+
+def default_tree() -> SourceTree:
+    return SourceTree(REPO / "functions", REPO / "analytics", REPO / "build" / "handlers")
+
+
+def load_environments(
+    names: Sequence[str] | None = None, folder: Path | None = None
+) -> list[Environment]:
+    """Every environment file, or just the named ones (validated before any synth)."""
+    folder = folder or REPO / "environments"
+    if not names:
+        return load_all(folder)
+    return [load_environment(folder / f"{name}.yaml") for name in names]
+
+
+def synth(
+    environments: Sequence[Environment],
+    outdir: Path = DEFAULT_OUTDIR,
+    tree: SourceTree | None = None,
+) -> dict[str, Path]:
+    """Synthesize one stack per environment; returns env name -> its cdk.tf.json."""
+    tree = tree or default_tree()
+    manifests = discover(tree.functions_dir)
+    app = cdk.App(outdir=str(outdir), skip_validation=False)
+    stacks = [PlatformStack(app, env, manifests, tree) for env in environments]
+    app.synth()
+    violations = [v for stack in stacks for v in stack.rules.violations]
+    if violations:
+        for stack in stacks:
+            shutil.rmtree(outdir / "stacks" / stack.env.name, ignore_errors=True)
+        raise PolicyViolation("synth-time rules failed:\n  - " + "\n  - ".join(violations))
+    return {env.name: outdir / "stacks" / env.name / "cdk.tf.json" for env in environments}
+
+
+def main() -> None:
+    """Entry point for the cdktf CLI (which sets CDKTF_OUTDIR)."""
+    import os
+
+    outdir = Path(os.environ.get("CDKTF_OUTDIR", DEFAULT_OUTDIR))
+    synth(load_environments(), outdir)
+
+
+if __name__ == "__main__":
+    main()

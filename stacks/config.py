@@ -1,0 +1,240 @@
+"""The typed environment model: `environments/<env>.yaml` is validated here before any synth.
+
+Every field has a default that suits a small environment, so a file states what differs.
+Unknown keys are errors (a typo must not silently fall back to a default).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+ENV_NAME = re.compile(r"^[a-z][a-z0-9]{1,11}$")
+PROJECT_ID = r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$"
+LABEL_KEY = r"^[a-z][a-z0-9_-]{0,62}$"
+LABEL_VALUE = r"^[a-z0-9_-]{0,63}$"
+KMS_KEY = r"^projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/]+$"
+PRINCIPAL = r"^(serviceAccount|user|group|domain|principal|principalSet):.+$"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HandlerScaling(Strict):
+    """How one handler scales; the product max_instances x concurrency bounds in-flight calls."""
+
+    min_instances: Annotated[int, Field(ge=0, le=100)] = 0
+    max_instances: Annotated[int, Field(ge=1, le=1000)] = 5
+    concurrency: Annotated[int, Field(ge=1, le=1000)] = 16
+    cpu: Literal["0.167", "0.333", "0.583", "1", "2", "4"] = "1"
+    memory: Annotated[str, Field(pattern=r"^[0-9]+(Mi|Gi)$")] = "512Mi"
+    timeout_seconds: Annotated[int, Field(ge=1, le=3600)] = 60
+    request_share: Annotated[float, Field(gt=0, le=1)] | None = Field(
+        default=None,
+        description="Fraction of the workspace request budget for this handler "
+        "(default: an equal share among the handlers that call the Track API).",
+    )
+
+
+class PubsubSettings(Strict):
+    """Retry and dead-letter policy of the push subscriptions.
+
+    Defaults: 10 s..600 s exponential backoff and 30 attempts, about 4 hours of retries
+    before a message is dead-lettered (marked retryable and replayed after the fix).
+    """
+
+    min_backoff_seconds: Annotated[int, Field(ge=0, le=600)] = 10
+    max_backoff_seconds: Annotated[int, Field(ge=0, le=600)] = 600
+    max_delivery_attempts: Annotated[int, Field(ge=5, le=100)] = 30
+    ack_deadline_seconds: Annotated[int, Field(ge=10, le=600)] = 120
+    message_retention_days: Annotated[int, Field(ge=1, le=7)] = 7
+    dead_letter_retention_days: Annotated[int, Field(ge=1, le=31)] = 14
+
+    @model_validator(mode="after")
+    def _backoff_order(self) -> PubsubSettings:
+        if self.min_backoff_seconds > self.max_backoff_seconds:
+            raise ValueError(
+                f"min_backoff_seconds ({self.min_backoff_seconds}) must not exceed "
+                f"max_backoff_seconds ({self.max_backoff_seconds})"
+            )
+        return self
+
+
+class CustomerIoSettings(Strict):
+    region: Literal["us", "eu"] = "us"
+    request_budget_per_second: Annotated[int, Field(ge=1, le=3000)] = Field(
+        default=100,
+        description="Track API requests/s the whole environment may make to the workspace.",
+    )
+    call_timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 10.0
+    batch_max_wait_ms: Annotated[int, Field(ge=0, le=5000)] = 25
+
+
+class BigQuerySettings(Strict):
+    location: str = "EU"
+    table_expiration_days: Annotated[int, Field(ge=1)] | None = 400
+    partition_expiration_days: Annotated[int, Field(ge=1)] | None = None
+    partitioning: Literal["DAY", "HOUR", "MONTH"] = "DAY"
+    readers: list[Annotated[str, Field(pattern=PRINCIPAL)]] = Field(default_factory=list)
+
+
+class MonitoringSettings(Strict):
+    notification_channels: list[
+        Annotated[str, Field(pattern=r"^projects/[^/]+/notificationChannels/[^/]+$")]
+    ] = Field(default_factory=list)
+    error_rate_threshold: Annotated[float, Field(gt=0, le=1)] = 0.05
+    latency_p99_ms_threshold: Annotated[int, Field(gt=0)] = 5000
+    oldest_unacked_seconds_threshold: Annotated[int, Field(gt=0)] = 1800
+
+
+class Environment(Strict):
+    """One environment: everything that differs between dev, staging and prod."""
+
+    name: str = Field(description="Environment name; set from the file name.")
+    project_id: Annotated[str, Field(pattern=PROJECT_ID)]
+    project_number: Annotated[str, Field(pattern=r"^[0-9]{6,20}$")] | None = Field(
+        default=None,
+        description="GCP project number; when absent it is read with a data source at plan time.",
+    )
+    region: str = "europe-west1"
+    name_prefix: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,10}$")] = "cio"
+    owner: Annotated[str, Field(pattern=LABEL_VALUE)] = "platform"
+    labels: dict[
+        Annotated[str, Field(pattern=LABEL_KEY)], Annotated[str, Field(pattern=LABEL_VALUE)]
+    ] = Field(default_factory=dict)
+    protected: bool = Field(
+        default=False, description="Deletion protection and prevent_destroy (production)."
+    )
+    state_bucket: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$")]
+    state_prefix: str | None = None
+    kms_key: Annotated[str, Field(pattern=KMS_KEY)] | None = Field(
+        default=None, description="Optional CMEK key for secrets, topics and BigQuery."
+    )
+    secret_replica_locations: list[str] = Field(
+        default_factory=list,
+        description="User-managed replication locations; empty means automatic replication.",
+    )
+    deploy_handlers: bool = Field(
+        default=True,
+        description="False for the first deploy: platform and empty secrets only, "
+        "handlers once the secret values are added.",
+    )
+    transactional_topic: bool = False
+    customerio: CustomerIoSettings = Field(default_factory=CustomerIoSettings)
+    pubsub: PubsubSettings = Field(default_factory=PubsubSettings)
+    handlers: dict[str, HandlerScaling] = Field(
+        default_factory=dict, description="Per-handler scaling, keyed by handler folder name."
+    )
+    bigquery: BigQuerySettings = Field(default_factory=BigQuerySettings)
+    monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
+    publishers: list[Annotated[str, Field(pattern=PRINCIPAL)]] = Field(
+        default_factory=list,
+        description="Principals allowed to publish to the identify and track topics.",
+    )
+
+    @model_validator(mode="after")
+    def _cross_field_rules(self) -> Environment:
+        if not ENV_NAME.match(self.name):
+            raise ValueError(
+                f"environment name {self.name!r} (the file name) must be 2-12 lowercase "
+                "letters or digits, starting with a letter"
+            )
+        for handler, scaling in self.handlers.items():
+            where = f"handlers.{handler}"
+            if scaling.min_instances > scaling.max_instances:
+                raise ValueError(f"{where}: min_instances exceeds max_instances")
+            if self.protected and scaling.min_instances < 1:
+                raise ValueError(
+                    f"{where}.min_instances: a protected (production) environment needs at "
+                    "least 1 warm instance so a cold start never delays delivery"
+                )
+            budget = self.customerio.call_timeout_seconds + self.customerio.batch_max_wait_ms / 1000
+            if scaling.timeout_seconds <= budget:
+                raise ValueError(
+                    f"{where}.timeout_seconds ({scaling.timeout_seconds}) must exceed the "
+                    f"Customer.io call timeout plus batching wait ({budget:g} s)"
+                )
+            if self.pubsub.ack_deadline_seconds < scaling.timeout_seconds:
+                raise ValueError(
+                    f"pubsub.ack_deadline_seconds ({self.pubsub.ack_deadline_seconds}) must be "
+                    f">= {where}.timeout_seconds ({scaling.timeout_seconds}), or Pub/Sub "
+                    "redelivers while the handler is still working"
+                )
+        shares = [s.request_share for s in self.handlers.values() if s.request_share]
+        if sum(shares) > 1.0 + 1e-9:
+            raise ValueError(
+                f"handlers.*.request_share add up to {sum(shares):g}; they split one "
+                "workspace budget and must not exceed 1"
+            )
+        return self
+
+    def scaling(self, handler: str) -> HandlerScaling:
+        return self.handlers.get(handler) or HandlerScaling()
+
+    def resource_name(self, purpose: str) -> str:
+        """`cio-<env>-<purpose>`, the name of every resource."""
+        return f"{self.name_prefix}-{self.name}-{purpose}"
+
+    def dataset_name(self, purpose: str) -> str:
+        """BigQuery names allow no dashes: `cio_<env>_<purpose>`."""
+        return self.resource_name(purpose).replace("-", "_")
+
+
+class ConfigError(Exception):
+    """An environment file is missing, unreadable or invalid; the message says where and why."""
+
+
+def _describe(error: ValidationError, path: Path) -> str:
+    lines = [f"{path}: invalid environment file ({error.error_count()} problem(s))"]
+    for item in error.errors():
+        key = ".".join(str(p) for p in item["loc"]) or "(top level)"
+        message = item["msg"]
+        if item["type"] == "extra_forbidden":
+            message = "unknown key (check the spelling; see environments/schema.json)"
+        elif item["type"] == "missing":
+            message = "required key is missing"
+        lines.append(f"  - {key}: {message}")
+    return "\n".join(lines)
+
+
+def load_environment(path: Path) -> Environment:
+    """Read and validate one environment file; its name is the file's stem."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of keys at the top level")
+    if "name" in raw and raw["name"] != path.stem:
+        raise ConfigError(f"{path}: name: {raw['name']!r} differs from the file name {path.stem!r}")
+    try:
+        return Environment.model_validate({**raw, "name": path.stem})
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, path)) from None
+
+
+def environment_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.glob("*.yaml") if p.is_file())
+
+
+def load_all(folder: Path) -> list[Environment]:
+    files = environment_files(folder)
+    if not files:
+        raise ConfigError(f"{folder}: no environment files (*.yaml)")
+    return [load_environment(p) for p in files]
+
+
+def json_schema() -> dict[str, object]:
+    schema = Environment.model_json_schema()
+    schema["properties"].pop("name", None)  # type: ignore[attr-defined]
+    schema["required"] = [r for r in schema.get("required", []) if r != "name"]  # type: ignore[attr-defined]
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "Customer.io platform environment"
+    return schema

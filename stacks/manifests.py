@@ -1,0 +1,92 @@
+"""Handler discovery: every `functions/<name>/handler.yaml` is a handler to deploy.
+
+The stacks read manifests as data and never import handler code (docs/design.md).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+MANIFEST = "handler.yaml"
+SECRETS = ("site-id", "track-api-key", "app-api-key", "webhook-signing-key")
+ENV_VAR = r"^[A-Z][A-Z0-9_]*$"
+HANDLER_NAME = re.compile(r"^[a-z][a-z0-9-]{1,14}$")
+RESERVED_ENV = {
+    "CIO_ENVIRONMENT",
+    "CIO_REGION",
+    "GOOGLE_CLOUD_PROJECT",
+    "CIO_RATE_LIMIT_PER_SECOND",
+    "CIO_TIMEOUT_SECONDS",
+    "CIO_BATCH_MAX_WAIT_MS",
+}
+
+
+class HandlerManifest(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(description="The folder name.")
+    entry_point: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    description: str = ""
+    trigger: Literal["pubsub_push", "http_public"]
+    topic: Literal["identify", "track", "transactional"] | None = None
+    calls_track_api: bool = False
+    secrets: dict[str, Literal[SECRETS]] = Field(default_factory=dict)  # type: ignore[valid-type]
+    publishes: dict[str, str] = Field(default_factory=dict)
+    env: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> HandlerManifest:
+        if not HANDLER_NAME.match(self.name):
+            raise ValueError(
+                f"folder name {self.name!r} must be 2-15 lowercase letters, digits or dashes "
+                "(it becomes part of resource and service-account names)"
+            )
+        if self.trigger == "pubsub_push" and self.topic is None:
+            raise ValueError("topic: a pubsub_push handler names the topic it consumes")
+        if self.trigger == "http_public" and self.topic is not None:
+            raise ValueError("topic: only pubsub_push handlers consume a topic")
+        names = [*self.secrets, *self.publishes, *self.env]
+        for var in names:
+            if not re.match(ENV_VAR, var):
+                raise ValueError(f"{var!r} is not an environment variable name (A-Z, 0-9, _)")
+            if var in RESERVED_ENV:
+                raise ValueError(f"{var} is set by the stack; do not set it in the manifest")
+        duplicates = {n for n in names if names.count(n) > 1}
+        if duplicates:
+            raise ValueError(f"variables set twice: {sorted(duplicates)}")
+        return self
+
+    @property
+    def public(self) -> bool:
+        return self.trigger == "http_public"
+
+
+class ManifestError(Exception):
+    """A handler manifest is invalid; the message names the file and the key."""
+
+
+def load_manifest(path: Path) -> HandlerManifest:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ManifestError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ManifestError(f"{path}: expected a mapping of keys")
+    try:
+        return HandlerManifest.model_validate({**raw, "name": path.parent.name})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(manifest)'}: {e['msg']}"
+            for e in exc.errors()
+        )
+        raise ManifestError(f"{path}: {problems}") from None
+
+
+def discover(functions_dir: Path) -> list[HandlerManifest]:
+    """All handlers, sorted by name, so synth output is stable."""
+    return [load_manifest(p) for p in sorted(functions_dir.glob(f"*/{MANIFEST}"))]

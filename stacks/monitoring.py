@@ -1,0 +1,208 @@
+"""Monitoring: a log-based metric of the handlers' decisions, alert policies, a dashboard."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from stacks import cdk
+from stacks.config import Environment
+
+DECISIONS_METRIC = "handler-decisions"
+
+
+class Monitoring(cdk.Construct):
+    def __init__(self, scope: cdk.Construct, env: Environment) -> None:
+        super().__init__(scope, "monitoring")
+        self.env = env
+        prefix = env.resource_name("")
+        self.services = f'resource.labels.service_name=monitoring.regex.full_match("{prefix}.*")'
+        self.decisions = cdk.LoggingMetric(
+            self,
+            "decisions",
+            project=env.project_id,
+            name=env.resource_name(DECISIONS_METRIC),
+            description="Handler decisions (delivered, retry, dead_lettered, quarantined, ...)",
+            filter=(
+                'resource.type="cloud_run_revision" '
+                f'AND resource.labels.service_name=~"^{prefix}" '
+                "AND jsonPayload.decision:*"
+            ),
+            metric_descriptor={
+                "metric_kind": "DELTA",
+                "value_type": "INT64",
+                "unit": "1",
+                "labels": [
+                    cdk.logging_metric.LoggingMetricMetricDescriptorLabels(
+                        key=key, value_type="STRING"
+                    )
+                    for key in ("decision", "handler")
+                ],
+            },
+            label_extractors={
+                "decision": "EXTRACT(jsonPayload.decision)",
+                "handler": "EXTRACT(resource.labels.service_name)",
+            },
+        )
+        user_metric = f"logging.googleapis.com/user/{env.resource_name(DECISIONS_METRIC)}"
+        thresholds = env.monitoring
+        self._alert(
+            "dead-letters",
+            "Dead letters waiting",
+            "Messages are in a dead-letter subscription. Inspect with `cio-doctor dlq list "
+            f"--env {env.name}`; replay after the fix with `cio-doctor dlq replay`.",
+            'resource.type="pubsub_subscription" '
+            'AND metric.type="pubsub.googleapis.com/subscription/num_undelivered_messages" '
+            "AND resource.labels.subscription_id="
+            f'monitoring.regex.full_match("{prefix}.*-dead-letter")',
+            threshold=0,
+            aligner="ALIGN_MAX",
+        )
+        self._alert(
+            "error-rate",
+            "Handler error rate high",
+            "Handlers answer 5xx: Pub/Sub retries and may dead-letter. Run "
+            f"`cio-doctor incident P2 --env {env.name}`.",
+            'resource.type="cloud_run_revision" '
+            'AND metric.type="run.googleapis.com/request_count" '
+            f'AND metric.labels.response_code_class="5xx" AND {self.services}',
+            threshold=thresholds.error_rate_threshold,
+            aligner="ALIGN_RATE",
+            denominator=(
+                'resource.type="cloud_run_revision" '
+                f'AND metric.type="run.googleapis.com/request_count" AND {self.services}'
+            ),
+        )
+        self._alert(
+            "latency",
+            "Handler latency p99 high",
+            "Customer.io or the handlers are slow; check `cio-doctor network`.",
+            'resource.type="cloud_run_revision" '
+            f'AND metric.type="run.googleapis.com/request_latencies" AND {self.services}',
+            threshold=thresholds.latency_p99_ms_threshold,
+            aligner="ALIGN_PERCENTILE_99",
+        )
+        self._alert(
+            "oldest-unacked",
+            "Oldest unacknowledged message is old",
+            "Events back up in Pub/Sub (rate budget, outage, or a failing handler). Run "
+            f"`cio-doctor incident P3 --env {env.name}`.",
+            'resource.type="pubsub_subscription" '
+            'AND metric.type="pubsub.googleapis.com/subscription/oldest_unacked_message_age" '
+            f'AND resource.labels.subscription_id=monitoring.regex.full_match("{prefix}.*")',
+            threshold=thresholds.oldest_unacked_seconds_threshold,
+            aligner="ALIGN_MAX",
+        )
+        self._alert(
+            "quarantine",
+            "Webhook events quarantined",
+            "Signed webhook events did not parse and went to the quarantine topic. Inspect "
+            f"`{env.resource_name('webhook-quarantine')}` with `cio-doctor webhook`.",
+            f'resource.type="cloud_run_revision" AND metric.type="{user_metric}" '
+            'AND metric.labels.decision="quarantined"',
+            threshold=0,
+            aligner="ALIGN_SUM",
+            depends_on=[self.decisions],
+        )
+        cdk.MonitoringDashboard(
+            self,
+            "dashboard",
+            project=env.project_id,
+            dashboard_json=json.dumps(self._dashboard(user_metric), sort_keys=True),
+        )
+
+    def _alert(
+        self,
+        id_: str,
+        title: str,
+        runbook: str,
+        filter_: str,
+        *,
+        threshold: float,
+        aligner: str,
+        denominator: str | None = None,
+        depends_on: list[cdk.TerraformElement] | None = None,
+    ) -> None:
+        alert = cdk.monitoring_alert_policy
+        aggregation: dict[str, Any] = {"alignment_period": "300s", "per_series_aligner": aligner}
+        if denominator:
+            aggregation["cross_series_reducer"] = "REDUCE_SUM"
+            aggregation["group_by_fields"] = ["resource.labels.service_name"]
+        condition: dict[str, Any] = {
+            "filter": filter_,
+            "comparison": "COMPARISON_GT",
+            "threshold_value": threshold,
+            "duration": "300s",
+            "aggregations": [
+                alert.MonitoringAlertPolicyConditionsConditionThresholdAggregations(**aggregation)
+            ],
+            "trigger": {"count": 1},
+        }
+        if denominator:
+            condition["denominator_filter"] = denominator
+            condition["denominator_aggregations"] = [
+                alert.MonitoringAlertPolicyConditionsConditionThresholdDenominatorAggregations(
+                    **aggregation
+                )
+            ]
+        cdk.MonitoringAlertPolicy(
+            self,
+            id_,
+            project=self.env.project_id,
+            display_name=f"{self.env.resource_name(id_)}: {title}",
+            combiner="OR",
+            conditions=[
+                alert.MonitoringAlertPolicyConditions(
+                    display_name=title, condition_threshold=condition
+                )
+            ],
+            notification_channels=list(self.env.monitoring.notification_channels),
+            documentation={"content": runbook, "mime_type": "text/markdown"},
+            user_labels={"component": "monitoring"},
+            severity="ERROR" if id_ in {"dead-letters", "error-rate"} else "WARNING",
+            depends_on=depends_on,
+        )
+
+    def _dashboard(self, user_metric: str) -> dict[str, Any]:
+        def chart(title: str, filter_: str, aligner: str, group_by: str) -> dict[str, Any]:
+            query = {
+                "filter": filter_,
+                "aggregation": {
+                    "alignmentPeriod": "60s",
+                    "perSeriesAligner": aligner,
+                    "crossSeriesReducer": "REDUCE_SUM",
+                    "groupByFields": [group_by],
+                },
+            }
+            return {
+                "title": title,
+                "xyChart": {"dataSets": [{"timeSeriesQuery": {"timeSeriesFilter": query}}]},
+            }
+
+        tiles = [
+            chart(
+                "Decisions", f'metric.type="{user_metric}"', "ALIGN_RATE", "metric.label.decision"
+            ),
+            chart(
+                "Dead letters waiting",
+                'metric.type="pubsub.googleapis.com/subscription/num_undelivered_messages"',
+                "ALIGN_MAX",
+                "resource.label.subscription_id",
+            ),
+            chart(
+                "Oldest unacked message age",
+                'metric.type="pubsub.googleapis.com/subscription/oldest_unacked_message_age"',
+                "ALIGN_MAX",
+                "resource.label.subscription_id",
+            ),
+            chart(
+                "Handler requests",
+                f'metric.type="run.googleapis.com/request_count" AND {self.services}',
+                "ALIGN_RATE",
+                "metric.label.response_code_class",
+            ),
+        ]
+        return {
+            "displayName": self.env.resource_name("overview"),
+            "gridLayout": {"columns": "2", "widgets": tiles},
+        }
