@@ -19,13 +19,13 @@ def project_id(default: str = "local-project") -> str:
 @cache
 def publisher() -> Any:
     """A process-wide Pub/Sub publisher (thread-safe; one connection pool per instance)."""
-    from google.cloud import pubsub_v1
+    from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
     return pubsub_v1.PublisherClient()
 
 
 def subscriber() -> Any:
-    from google.cloud import pubsub_v1
+    from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
     return pubsub_v1.SubscriberClient()
 

@@ -1,0 +1,95 @@
+"""Coalesce concurrent deliveries of one instance into Track API `/api/v2/batch` calls.
+
+functions-framework serves requests on gunicorn threads, so with concurrency > 1 several
+deliveries are in flight at once. Each calls `Coalescer.submit`, which blocks until its item's
+outcome is known. No background thread (gunicorn forks after import): the first thread to find
+no open batch becomes its *leader*, waits up to `max_wait` for others to join (or until the
+batch is full by count or bytes), closes it, sends it and hands every member its own result.
+Several batches can be in flight at once, one per leader.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from typing import Generic, TypeVar
+
+R = TypeVar("R")
+
+
+class _Batch(Generic[R]):
+    def __init__(self) -> None:
+        self.items: list[bytes] = []
+        self.size = 0
+        self.closed = False
+        self.full = threading.Event()
+        self.done = threading.Event()
+        self.results: Sequence[R] = ()
+        self.error: BaseException | None = None
+
+
+class Coalescer(Generic[R]):
+    """`send(items) -> results` is called with up to `max_items` items whose sizes (plus one
+    separator byte each) add up to at most `max_bytes`; it must return one result per item."""
+
+    def __init__(
+        self,
+        send: Callable[[list[bytes]], Sequence[R]],
+        max_items: int,
+        max_wait: float,
+        max_bytes: int,
+    ) -> None:
+        self._send = send
+        self.max_items = max_items
+        self.max_wait = max_wait
+        self.max_bytes = max_bytes
+        self._lock = threading.Lock()
+        self._open: _Batch[R] | None = None
+
+    def submit(self, item: bytes) -> R:
+        size = len(item) + 1
+        if size > self.max_bytes:
+            raise ValueError(f"item of {len(item)} bytes exceeds the batch limit {self.max_bytes}")
+        with self._lock:
+            batch = self._open
+            if batch is not None and (batch.size + size > self.max_bytes):
+                self._close(batch)
+                batch = None
+            leader = batch is None
+            if batch is None:
+                batch = self._open = _Batch()
+            index = len(batch.items)
+            batch.items.append(item)
+            batch.size += size
+            if len(batch.items) >= self.max_items:
+                self._close(batch)
+        if leader:
+            self._lead(batch)
+        else:
+            batch.done.wait()
+        if batch.error is not None:
+            raise RuntimeError("the batch this item was part of failed to send") from batch.error
+        return batch.results[index]
+
+    def _close(self, batch: _Batch[R]) -> None:
+        """Caller holds the lock: no item joins `batch` after this."""
+        batch.closed = True
+        if self._open is batch:
+            self._open = None
+        batch.full.set()
+
+    def _lead(self, batch: _Batch[R]) -> None:
+        batch.full.wait(self.max_wait)
+        with self._lock:
+            self._close(batch)
+        try:
+            results = self._send(batch.items)
+            if len(results) != len(batch.items):
+                raise RuntimeError(
+                    f"send returned {len(results)} results for {len(batch.items)} items"
+                )
+            batch.results = results
+        except BaseException as exc:  # members must never hang: they all see the failure
+            batch.error = exc
+        finally:
+            batch.done.set()

@@ -1,0 +1,175 @@
+"""The delivery hot path shared by the track and identify handlers.
+
+One push delivery in, exactly one decision out, one structured log line saying which:
+
+- delivered: Customer.io answered 2xx -> HTTP 200, Pub/Sub acks.
+- retry: transient trouble -> HTTP 503, Pub/Sub backs off and redelivers.
+- dead_lettered: the message can never succeed -> published to the dead-letter topic with the
+  reason in its attributes, then HTTP 200; if that publish fails, HTTP 503 (retry).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from cio_shared.dead_letter import DeadLetterPublisher, dead_letter_attributes, source_topic_path
+from cio_shared.decisions import Decision, Outcome, permanent, retry
+from cio_shared.logs import StructuredLogger, get_logger
+from cio_shared.messages import TOPIC_ACTIONS, AnyMessage, parse_message, to_operation
+from cio_shared.push import EnvelopeError, PushMessage, parse_push
+from cio_shared.senders import Sender, build_sender
+from cio_shared.settings import MAX_OPERATION_BYTES, Settings
+from cio_shared.track_client import TrackClient
+
+RETRY_STATUS = 503
+ACK_STATUS = 200
+_SEVERITY = {Decision.DELIVERED: "INFO", Decision.RETRY: "WARNING", Decision.DEAD_LETTER: "ERROR"}
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A message that passed every local check and is ready to send."""
+
+    message: AnyMessage
+    operation: bytes
+
+
+class DeliveryHandler:
+    """Callable with a Flask request; returns `(json body, status)` for functions-framework."""
+
+    def __init__(
+        self,
+        *,
+        handler: str,
+        topic: str,
+        sender: Sender,
+        dead_letters: DeadLetterPublisher,
+        source_topic: str,
+        logger: StructuredLogger | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        if topic not in TOPIC_ACTIONS:
+            raise ValueError(f"unknown topic {topic!r}; expected one of {sorted(TOPIC_ACTIONS)}")
+        self.handler = handler
+        self.topic = topic
+        self.sender = sender
+        self.dead_letters = dead_letters
+        self.source_topic = source_topic
+        self.logger = logger or get_logger(f"cio-handler-{handler}")
+        self._clock = clock
+
+    def __call__(self, request: Any) -> tuple[str, int]:
+        return self.handle(request.get_data(cache=False), request.headers)
+
+    def handle(self, body: bytes, headers: Mapping[str, str]) -> tuple[str, int]:
+        started = self._clock()
+        log = self.logger.with_trace(headers)
+        event_id: str | None = None
+        push: PushMessage | None = None
+        try:
+            push = parse_push(body)
+            prepared = self.prepare(push)
+            if isinstance(prepared, Outcome):
+                outcome = prepared
+            else:
+                event_id = prepared.message.event_id
+                log = log.bind(action=prepared.message.action)
+                outcome = self.sender.send(prepared.operation)
+        except EnvelopeError as exc:
+            push = PushMessage(data=body)
+            outcome = permanent("envelope_invalid", str(exc))
+        except Exception as exc:  # a bug must not lose the message: retry, loudly
+            outcome = retry("internal_error", type(exc).__name__)
+        decision, status, extra = self._finish(push, outcome, event_id)
+        log.log(
+            _SEVERITY[decision],
+            f"{self.handler}: {decision.value} ({outcome.reason})",
+            decision=decision.value,
+            reason=outcome.reason,
+            event_id=event_id,
+            cio_status=outcome.status,
+            detail=outcome.detail,
+            message_id=push.message_id if push else "",
+            attempt=push.delivery_attempt if push else None,
+            latency_ms=round((self._clock() - started) * 1000, 1),
+            **extra,
+        )
+        return json.dumps({"decision": decision.value, "reason": outcome.reason}), status
+
+    def prepare(self, push: PushMessage) -> Prepared | Outcome:
+        """Every local check a message must pass; an Outcome is a permanent failure."""
+        if push.data_error:
+            return permanent("invalid_base64", push.data_error)
+        try:
+            message = parse_message(push.data)
+        except ValidationError as exc:
+            if any(error["type"] == "json_invalid" for error in exc.errors()):
+                return permanent("invalid_json", "message data is not valid UTF-8 JSON")
+            return permanent("schema_invalid", _describe(exc))
+        if message.action not in TOPIC_ACTIONS[self.topic]:
+            return permanent(
+                "wrong_topic",
+                f"action {message.action!r} is not accepted on the {self.topic} topic",
+            )
+        operation = json.dumps(
+            to_operation(message), separators=(",", ":"), ensure_ascii=False
+        ).encode()
+        if len(operation) > MAX_OPERATION_BYTES:
+            return permanent(
+                "too_large",
+                f"operation is {len(operation)} bytes; the limit is {MAX_OPERATION_BYTES}",
+            )
+        return Prepared(message, operation)
+
+    def _finish(
+        self, push: PushMessage | None, outcome: Outcome, event_id: str | None
+    ) -> tuple[Decision, int, dict[str, Any]]:
+        if outcome.decision is Decision.DELIVERED:
+            return Decision.DELIVERED, ACK_STATUS, {}
+        if outcome.decision is Decision.RETRY or push is None:
+            return Decision.RETRY, RETRY_STATUS, {}
+        attributes = dead_letter_attributes(
+            push.attributes,
+            outcome,
+            attempt=push.delivery_attempt,
+            source_topic=self.source_topic,
+            handler=self.handler,
+            event_id=event_id,
+            message_id=push.message_id,
+        )
+        try:
+            dead_letter_id = self.dead_letters.publish(push.data, attributes)
+        except Exception as exc:
+            return Decision.RETRY, RETRY_STATUS, {"dead_letter_error": type(exc).__name__}
+        return Decision.DEAD_LETTER, ACK_STATUS, {"dead_letter_id": dead_letter_id}
+
+
+def _describe(exc: ValidationError) -> str:
+    """Where and what, never the offending values (they may be personal data)."""
+    parts = []
+    for error in exc.errors(include_input=False, include_url=False)[:5]:
+        location = ".".join(str(p) for p in error["loc"]) or "message"
+        parts.append(f"{location}: {error['type']}")
+    more = exc.error_count() - len(parts)
+    return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")
+
+
+def build_handler(
+    handler: str, topic: str, env: Mapping[str, str] | None = None
+) -> DeliveryHandler:
+    """Read configuration, open the instance's connection pool, return the handler."""
+    settings = Settings.from_env(env)
+    client = TrackClient(settings)
+    return DeliveryHandler(
+        handler=handler,
+        topic=topic,
+        sender=build_sender(settings, client),
+        dead_letters=DeadLetterPublisher(settings.dead_letter_topic),
+        source_topic=source_topic_path(settings.project, settings.environment, topic),
+    )

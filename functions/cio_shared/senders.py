@@ -1,0 +1,95 @@
+"""Turn one encoded v2 operation into an Outcome: per-event or micro-batched.
+
+Both senders take a token from the instance's bucket before every HTTP request, and answer
+`retry` (reason `local_rate_limit`) when the wait would exceed its bound.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from cio_shared.batching import Coalescer
+from cio_shared.decisions import Outcome, from_status, permanent, retry, transport_error
+from cio_shared.rate_limit import TokenBucket
+from cio_shared.settings import MAX_BATCH_BYTES, Settings
+from cio_shared.track_client import TrackClient, TransportError
+
+# `{"batch":[` + `]}` around the items
+_BATCH_OVERHEAD = 12
+
+
+class Sender(Protocol):
+    def send(self, operation: bytes) -> Outcome: ...
+
+
+class SingleSender:
+    """One `/api/v2/entity` request per operation."""
+
+    def __init__(self, client: TrackClient, bucket: TokenBucket, max_wait: float) -> None:
+        self.client = client
+        self.bucket = bucket
+        self.max_wait = max_wait
+
+    def send(self, operation: bytes) -> Outcome:
+        if not self.bucket.acquire(self.max_wait):
+            return _throttled(self.max_wait)
+        try:
+            response = self.client.send_entity(operation)
+        except TransportError as exc:
+            return transport_error(exc.reason, exc.detail)
+        return from_status(response.status, response.summary)
+
+
+class BatchSender:
+    """Coalesces concurrent `send` calls into `/api/v2/batch` requests."""
+
+    def __init__(self, single: SingleSender, max_items: int, max_wait: float) -> None:
+        self.single = single
+        self.coalescer: Coalescer[Outcome] = Coalescer(
+            self._send_batch,
+            max_items=max_items,
+            max_wait=max_wait,
+            max_bytes=MAX_BATCH_BYTES - _BATCH_OVERHEAD,
+        )
+
+    def send(self, operation: bytes) -> Outcome:
+        return self.coalescer.submit(operation)
+
+    def _send_batch(self, items: list[bytes]) -> list[Outcome]:
+        if len(items) == 1:
+            return [self.single.send(items[0])]
+        if not self.single.bucket.acquire(self.single.max_wait):
+            return [_throttled(self.single.max_wait)] * len(items)
+        try:
+            response = self.single.client.send_batch(items)
+        except TransportError as exc:
+            return [transport_error(exc.reason, exc.detail)] * len(items)
+        if response.status in (400, 413):
+            # The whole batch was refused for its content: find the culprit one by one, so a
+            # single bad operation never dead-letters its healthy neighbours.
+            return [self.single.send(item) for item in items]
+        outcome = from_status(response.status, response.summary)
+        outcomes = [outcome] * len(items)
+        if response.status == 207:
+            for error in response.item_errors:
+                if 0 <= error.index < len(items):
+                    outcomes[error.index] = permanent(
+                        "rejected_400",
+                        f"batch item rejected: {error.reason} {error.field}".strip(),
+                        207,
+                    )
+        return outcomes
+
+
+def build_sender(settings: Settings, client: TrackClient) -> SingleSender | BatchSender:
+    bucket = TokenBucket(settings.rate_limit_per_second)
+    single = SingleSender(client, bucket, settings.rate_limit_max_wait_ms / 1000)
+    if not settings.batch_enabled:
+        return single
+    return BatchSender(single, settings.batch_max_items, settings.batch_max_wait_ms / 1000)
+
+
+def _throttled(max_wait: float) -> Outcome:
+    return retry(
+        "local_rate_limit", f"instance request budget exhausted for more than {max_wait:g}s"
+    )

@@ -1,0 +1,123 @@
+"""Handler configuration from environment variables, read once at instance start.
+
+In the cloud the stack injects every variable (the credentials from Secret Manager); locally
+they come from the shell. A missing or malformed variable fails the instance at start with a
+message naming the variable, never at the first delivery. See functions/README.md for the table.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from cio_shared.google_clients import project_id, topic_path
+
+TRACK_URLS = {"us": "https://track.customer.io", "eu": "https://track-eu.customer.io"}
+# Customer.io's documented v2 limits (32kb per operation, 500kb per batch), read in decimal
+# so that both readings of "kb" are respected.
+MAX_OPERATION_BYTES = 32_000
+MAX_BATCH_BYTES = 500_000
+
+
+class SettingsError(ValueError):
+    """A configuration variable is missing or malformed (the message names it)."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    site_id: str
+    track_api_key: str
+    track_url: str
+    dead_letter_topic: str
+    project: str = "local-project"
+    timeout_seconds: float = 5.0
+    rate_limit_per_second: float = 0.0
+    rate_limit_max_wait_ms: int = 2000
+    batch_enabled: bool = True
+    batch_max_wait_ms: int = 25
+    batch_max_items: int = 100
+    http_pool_size: int = 32
+    environment: str = "local"
+
+    @property
+    def connect_timeout(self) -> float:
+        return min(3.05, self.timeout_seconds)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        reader = _Reader(env)
+        project = reader.optional("GOOGLE_CLOUD_PROJECT") or project_id()
+        settings = cls(
+            site_id=reader.required("CIO_SITE_ID"),
+            track_api_key=reader.required("CIO_TRACK_API_KEY"),
+            track_url=_track_url(reader),
+            dead_letter_topic=topic_path(project, reader.required("CIO_DEAD_LETTER_TOPIC")),
+            timeout_seconds=reader.number("CIO_TIMEOUT_SECONDS", 5.0, minimum=0.1),
+            rate_limit_per_second=reader.number("CIO_RATE_LIMIT_PER_SECOND", 0.0, minimum=0.0),
+            rate_limit_max_wait_ms=int(
+                reader.number("CIO_RATE_LIMIT_MAX_WAIT_MS", 2000, minimum=0)
+            ),
+            batch_enabled=reader.flag("CIO_BATCH_ENABLED", True),
+            batch_max_wait_ms=int(reader.number("CIO_BATCH_MAX_WAIT_MS", 25, minimum=0)),
+            batch_max_items=int(reader.number("CIO_BATCH_MAX_ITEMS", 100, minimum=1, maximum=1000)),
+            http_pool_size=int(reader.number("CIO_HTTP_POOL_SIZE", 32, minimum=1)),
+            environment=env.get("CIO_ENVIRONMENT", "local"),
+            project=project,
+        )
+        return settings
+
+
+def _track_url(reader: _Reader) -> str:
+    override = reader.optional("CIO_TRACK_URL")
+    if override:
+        if not override.startswith(("http://", "https://")):
+            raise SettingsError(
+                f"CIO_TRACK_URL must start with http:// or https:// (got {override!r})"
+            )
+        return override.rstrip("/")
+    region = reader.required("CIO_REGION").lower()
+    if region not in TRACK_URLS:
+        raise SettingsError(f"CIO_REGION must be one of {sorted(TRACK_URLS)} (got {region!r})")
+    return TRACK_URLS[region]
+
+
+class _Reader:
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+
+    def optional(self, name: str) -> str | None:
+        value = self._env.get(name, "").strip()
+        return value or None
+
+    def required(self, name: str) -> str:
+        value = self.optional(name)
+        if value is None:
+            raise SettingsError(f"environment variable {name} is required and is not set")
+        return value
+
+    def number(
+        self, name: str, default: float, minimum: float, maximum: float | None = None
+    ) -> float:
+        raw = self.optional(name)
+        if raw is None:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            raise SettingsError(f"{name} must be a number (got {raw!r})") from None
+        if value < minimum or (maximum is not None and value > maximum):
+            bounds = f">= {minimum}" + (f" and <= {maximum}" if maximum is not None else "")
+            raise SettingsError(f"{name} must be {bounds} (got {raw!r})")
+        return value
+
+    def flag(self, name: str, default: bool) -> bool:
+        raw = self.optional(name)
+        if raw is None:
+            return default
+        if raw.lower() in {"1", "true", "yes", "on"}:
+            return True
+        if raw.lower() in {"0", "false", "no", "off"}:
+            return False
+        raise SettingsError(f"{name} must be true or false (got {raw!r})")
