@@ -10,11 +10,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from stacks import cdk
-from stacks.config import Environment, load_all, load_environment
+from stacks.config import Environment, load_environments
 from stacks.manifests import discover
 from stacks.platform import PlatformStack, SourceTree
 
 REPO = Path(__file__).resolve().parent.parent
+__all__ = ["PolicyViolation", "load_environments", "synth"]
 DEFAULT_OUTDIR = REPO / "cdktf.out"
 
 
@@ -24,16 +25,6 @@ class PolicyViolation(Exception):
 
 def default_tree() -> SourceTree:
     return SourceTree(REPO / "functions", REPO / "analytics", REPO / "build" / "handlers")
-
-
-def load_environments(
-    names: Sequence[str] | None = None, folder: Path | None = None
-) -> list[Environment]:
-    """Every environment file, or just the named ones (validated before any synth)."""
-    folder = folder or REPO / "environments"
-    if not names:
-        return load_all(folder)
-    return [load_environment(folder / f"{name}.yaml") for name in names]
 
 
 def synth(

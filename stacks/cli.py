@@ -17,6 +17,9 @@ app = typer.Typer(
     add_completion=False, help=__doc__, no_args_is_help=True, pretty_exceptions_enable=False
 )
 
+EnvDir = Annotated[
+    Path | None, typer.Option(help="Folder of environment files (default environments/)")
+]
 EXIT_POLICY = 1
 EXIT_INPUT = 2
 
@@ -29,18 +32,19 @@ def synth(
     all_: Annotated[bool, typer.Option("--all", help="Every file in environments/")] = False,
     summary: Annotated[bool, typer.Option(help="Print resources by type per environment")] = False,
     outdir: Annotated[Path | None, typer.Option(help="Output folder (default cdktf.out)")] = None,
+    env_dir: EnvDir = None,
 ) -> None:
     """Validate the environment files, then synthesize one stack per environment."""
-    from stacks.app import DEFAULT_OUTDIR, load_environments
+    from stacks.config import load_environments
 
     names = None if all_ else environments
     try:
-        envs = load_environments(names)
+        envs = load_environments(names, env_dir)
     except ConfigError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(EXIT_INPUT) from None
     started = time.monotonic()
-    from stacks.app import PolicyViolation
+    from stacks.app import DEFAULT_OUTDIR, PolicyViolation
     from stacks.app import synth as run_synth
 
     try:
@@ -72,12 +76,13 @@ def schema() -> None:
 @app.command()
 def validate(
     environments: Annotated[list[str] | None, typer.Argument(help="Names (default: all)")] = None,
+    env_dir: EnvDir = None,
 ) -> None:
     """Validate environment files only (fast: no provider import)."""
-    from stacks.app import load_environments
+    from stacks.config import load_environments
 
     try:
-        envs = load_environments(environments)
+        envs = load_environments(environments, env_dir)
     except ConfigError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(EXIT_INPUT) from None

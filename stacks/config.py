@@ -7,6 +7,7 @@ Unknown keys are errors (a typo must not silently fall back to a default).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -229,6 +230,19 @@ def load_all(folder: Path) -> list[Environment]:
     if not files:
         raise ConfigError(f"{folder}: no environment files (*.yaml)")
     return [load_environment(p) for p in files]
+
+
+DEFAULT_FOLDER = Path(__file__).resolve().parent.parent / "environments"
+
+
+def load_environments(
+    names: Sequence[str] | None = None, folder: Path | None = None
+) -> list[Environment]:
+    """Every environment file, or just the named ones (validated before any synth)."""
+    folder = folder or DEFAULT_FOLDER
+    if not names:
+        return load_all(folder)
+    return [load_environment(folder / f"{name}.yaml") for name in names]
 
 
 def json_schema() -> dict[str, object]:

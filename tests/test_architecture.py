@@ -1,0 +1,89 @@
+"""The dependency rules of docs/design.md, checked on every module's imports."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+CDK_PACKAGES = {"cdktf", "constructs", "cdktf_cdktf_provider_google", "jsii"}
+SEAM = {REPO / "stacks" / "cdk.py", REPO / "stacks" / "cdk_bootstrap.py"}
+
+
+def imported_roots(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    roots: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            roots.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            roots.add(node.module.split(".")[0])
+    return roots
+
+
+def python_files(*parts: str) -> list[Path]:
+    folder = REPO.joinpath(*parts)
+    return sorted(p for p in folder.rglob("*.py") if "__pycache__" not in p.parts)
+
+
+def handler_files() -> list[Path]:
+    return [
+        p
+        for p in python_files("functions")
+        if p.relative_to(REPO / "functions").parts[0] != "cio_shared"
+    ]
+
+
+RULES: list[tuple[str, list[Path], set[str]]] = [
+    (
+        "stacks import no runtime code",
+        python_files("stacks"),
+        {"cio_shared", "cio_simulator", "cio_doctor", "main"},
+    ),
+    (
+        "the shared library imports no handler",
+        python_files("functions", "cio_shared"),
+        {"stacks", "cio_simulator", "cio_doctor", "main", "bootstrap"},
+    ),
+    (
+        "handlers import no infrastructure",
+        handler_files(),
+        {"stacks", "cio_simulator", "cio_doctor", "bootstrap"},
+    ),
+    (
+        "the simulator shares nothing with our client",
+        python_files("simulator"),
+        {"cio_shared", "stacks", "cio_doctor", "main"},
+    ),
+    (
+        "the toolkit uses the shared library, never a handler",
+        python_files("toolkit"),
+        {"stacks", "main", "cio_simulator", "bootstrap"},
+    ),
+]
+
+
+@pytest.mark.parametrize(("rule", "files", "forbidden"), RULES, ids=[r[0] for r in RULES])
+def test_dependency_rules(rule: str, files: list[Path], forbidden: set[str]) -> None:
+    offenders = {
+        str(p.relative_to(REPO)): sorted(imported_roots(p) & forbidden)
+        for p in files
+        if imported_roots(p) & forbidden
+    }
+    assert not offenders, f"{rule}: {offenders}"
+
+
+def test_only_the_seam_imports_cdktf() -> None:
+    candidates = [
+        p
+        for p in REPO.rglob("*.py")
+        if not {".venv", ".venv-checkov", "cdktf.out", "build"} & set(p.relative_to(REPO).parts)
+    ]
+    offenders = sorted(
+        str(p.relative_to(REPO))
+        for p in candidates
+        if p not in SEAM and imported_roots(p) & CDK_PACKAGES
+    )
+    assert not offenders, f"import cdktf/provider names from stacks.cdk instead: {offenders}"
