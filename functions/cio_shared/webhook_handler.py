@@ -1,0 +1,177 @@
+"""Answer one Customer.io reporting-webhook request.
+
+Customer.io waits 4 seconds, retries a failed call for seven days, and holds back every later
+webhook until the failed one succeeds. So the answers are:
+
+| request                                              | answer | decision    |
+|------------------------------------------------------|--------|-------------|
+| not POST                                             | 405    | rejected    |
+| body over the hard cap                               | 413    | rejected    |
+| signature or timestamp missing, wrong, out of window | 401    | rejected    |
+| signed, a known event, published                     | 200    | accepted    |
+| signed, not a known event, quarantined               | 202    | quarantined |
+| signed, but Pub/Sub did not confirm in time          | 502    | retry       |
+
+502 is on Customer.io's retry list, and a publish failure is the one case where a retry is
+right. The signature is checked on the raw bytes before anything parses the body; neither the
+key nor the body is ever logged.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, cast
+
+from flask import Request
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from cio_shared.logs import StructuredLogger, get_logger
+from cio_shared.webhook_events import (
+    Unrecognised,
+    WebhookEvent,
+    attributes,
+    encode_row,
+    parse_event,
+    to_row,
+)
+from cio_shared.webhook_publish import PublishError, publish
+from cio_shared.webhook_settings import WebhookSettings
+from cio_shared.webhook_signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureVerifier
+
+Response = tuple[dict[str, Any], int, dict[str, str]]
+HANDLER = "webhook"
+
+
+class WebhookHandler:
+    """Verifies, classifies and publishes; one instance serves every request of the process."""
+
+    def __init__(
+        self,
+        settings: WebhookSettings,
+        clock: Callable[[], float] = time.time,
+        logger: StructuredLogger | None = None,
+    ) -> None:
+        self.settings = settings
+        self.verifier = SignatureVerifier(
+            current=settings.signing_key,
+            previous=settings.previous_signing_key,
+            max_age_seconds=settings.max_age_seconds,
+            max_future_seconds=settings.max_future_seconds,
+        )
+        self.clock = clock
+        self.log = logger or get_logger(HANDLER).bind(environment=settings.environment)
+
+    def __call__(self, request: Request) -> Response:
+        started = time.perf_counter()
+        log = self.log.with_trace(cast(Mapping[str, str], request.headers))
+        if request.method != "POST":
+            return _reject(log, started, 405, "method_not_allowed", {"Allow": "POST"})
+        body = self._read_body(request)
+        if body is None:
+            return _reject(log, started, 413, "body_too_large")
+        now = self.clock()
+        verdict = self.verifier.verify(
+            request.headers.get(TIMESTAMP_HEADER), request.headers.get(SIGNATURE_HEADER), body, now
+        )
+        if verdict.rejection is not None:
+            return _reject(log, started, 401, verdict.rejection.value)
+        log = log.bind(verified_with=verdict.key_slot)
+        parsed = parse_event(body, now)
+        if isinstance(parsed, Unrecognised):
+            return self._quarantine(log, started, body, parsed)
+        try:
+            data = encode_row(to_row(parsed))
+        except (UnicodeEncodeError, ValueError, RecursionError) as exc:
+            reason = Unrecognised("unencodable", f"cannot re-encode: {type(exc).__name__}")
+            return self._quarantine(log, started, body, reason)
+        return self._publish_event(log, started, parsed, data)
+
+    def _read_body(self, request: Request) -> bytes | None:
+        """The raw body, or None when it is over the cap (never read past the cap)."""
+        cap = self.settings.max_body_bytes
+        if request.content_length is not None and request.content_length > cap:
+            return None
+        request.max_content_length = cap
+        try:
+            return request.get_data(cache=False)
+        except RequestEntityTooLarge:
+            return None
+
+    def _publish_event(
+        self, log: StructuredLogger, started: float, event: WebhookEvent, data: bytes
+    ) -> Response:
+        fields = {"event_id": event.event_id, "object_type": event.object_type}
+        fields["metric"] = event.metric
+        try:
+            publish(
+                self.settings.events_topic,
+                data,
+                attributes(event, self.settings.environment),
+                self.settings.publish_timeout_seconds,
+            )
+        except PublishError as exc:
+            return _retry(log, started, str(exc), fields)
+        log.info("webhook accepted", decision="accepted", status=200, **fields, **_ms(started))
+        return {"status": "accepted", "event_id": event.event_id}, 200, {}
+
+    def _quarantine(
+        self, log: StructuredLogger, started: float, body: bytes, why: Unrecognised
+    ) -> Response:
+        attrs = {
+            "cio_reason": why.reason,
+            "cio_detail": why.detail,
+            "cio_handler": HANDLER,
+            "cio_retryable": "false",
+            "environment": self.settings.environment,
+        }
+        if why.event_id:
+            attrs["event_id"] = why.event_id.encode("utf-8", "replace").decode("utf-8")
+        fields = {"event_id": attrs.get("event_id", ""), "cio_reason": why.reason}
+        try:
+            publish(
+                self.settings.quarantine_topic, body, attrs, self.settings.publish_timeout_seconds
+            )
+        except PublishError as exc:
+            return _retry(log, started, str(exc), fields)
+        log.warning(
+            "webhook quarantined",
+            decision="quarantined",
+            status=202,
+            cio_detail=why.detail,
+            **fields,
+            **_ms(started),
+        )
+        return {"status": "quarantined", "reason": why.reason}, 202, {}
+
+
+def _ms(started: float) -> dict[str, float]:
+    return {"latency_ms": round((time.perf_counter() - started) * 1000, 3)}
+
+
+def _reject(
+    log: StructuredLogger,
+    started: float,
+    status: int,
+    reason: str,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    log.warning(
+        "webhook rejected", decision="rejected", status=status, reason=reason, **_ms(started)
+    )
+    return {"error": reason}, status, dict(headers or {})
+
+
+def _retry(
+    log: StructuredLogger, started: float, detail: str, fields: Mapping[str, str]
+) -> Response:
+    """Pub/Sub did not confirm: 502 is on Customer.io's retry list, so the event comes back."""
+    log.error(
+        "webhook not published",
+        decision="retry",
+        status=502,
+        cio_detail=detail,
+        **fields,
+        **_ms(started),
+    )
+    return {"error": "publish_failed"}, 502, {}

@@ -1,0 +1,96 @@
+"""Webhook handler configuration from environment variables, read once at instance start.
+
+In the cloud the stack injects the signing keys from Secret Manager as environment variables
+(no API call on the hot path); locally they come from the shell. A missing key or a malformed
+number fails the instance at start with a message naming the variable.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from cio_shared.google_clients import project_id, topic_path
+from cio_shared.webhook_signature import DEFAULT_MAX_AGE_SECONDS, DEFAULT_MAX_FUTURE_SECONDS
+
+# Far above Customer.io's largest events (a sent event can carry the whole message body), and
+# below Pub/Sub's 10 MB message limit, since the body is published whole.
+DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
+PUBSUB_MAX_MESSAGE_BYTES = 10_000_000
+# Customer.io waits 4 s; leave room for the request itself and a cold connection.
+DEFAULT_PUBLISH_TIMEOUT_SECONDS = 2.5
+
+
+class WebhookSettingsError(ValueError):
+    """A configuration variable is missing or malformed (the message names it, not its value)."""
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    signing_key: str
+    previous_signing_key: str
+    events_topic: str
+    quarantine_topic: str
+    environment: str = "local"
+    max_age_seconds: int = DEFAULT_MAX_AGE_SECONDS
+    max_future_seconds: int = DEFAULT_MAX_FUTURE_SECONDS
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    publish_timeout_seconds: float = DEFAULT_PUBLISH_TIMEOUT_SECONDS
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> WebhookSettings:
+        env = os.environ if env is None else env
+        key = env.get("CIO_WEBHOOK_SIGNING_KEY", "")
+        if not key:
+            raise WebhookSettingsError(
+                "CIO_WEBHOOK_SIGNING_KEY is not set: the handler cannot verify any webhook"
+            )
+        environment = env.get("CIO_ENVIRONMENT") or "local"
+        project = project_id()
+        settings = cls(
+            signing_key=key,
+            previous_signing_key=env.get("CIO_WEBHOOK_SIGNING_KEY_PREVIOUS", ""),
+            events_topic=_topic(env, "CIO_WEBHOOK_EVENTS_TOPIC", project, environment, "events"),
+            quarantine_topic=_topic(
+                env, "CIO_WEBHOOK_QUARANTINE_TOPIC", project, environment, "quarantine"
+            ),
+            environment=environment,
+            max_age_seconds=_number(env, "CIO_WEBHOOK_MAX_AGE_SECONDS", DEFAULT_MAX_AGE_SECONDS),
+            max_future_seconds=_number(
+                env, "CIO_WEBHOOK_MAX_FUTURE_SECONDS", DEFAULT_MAX_FUTURE_SECONDS
+            ),
+            max_body_bytes=_number(env, "CIO_WEBHOOK_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
+            publish_timeout_seconds=_number(
+                env, "CIO_WEBHOOK_PUBLISH_TIMEOUT_SECONDS", DEFAULT_PUBLISH_TIMEOUT_SECONDS, float
+            ),
+        )
+        if settings.max_body_bytes > PUBSUB_MAX_MESSAGE_BYTES - 64 * 1024:
+            raise WebhookSettingsError(
+                "CIO_WEBHOOK_MAX_BODY_BYTES must stay below Pub/Sub's 10 MB message limit"
+            )
+        if not 0 < settings.publish_timeout_seconds < 4:
+            raise WebhookSettingsError(
+                "CIO_WEBHOOK_PUBLISH_TIMEOUT_SECONDS must be under Customer.io's 4 s timeout"
+            )
+        return settings
+
+
+def _topic(env: Mapping[str, str], name: str, project: str, environment: str, purpose: str) -> str:
+    return topic_path(project, env.get(name) or f"cio-{environment}-webhook-{purpose}")
+
+
+def _number(
+    env: Mapping[str, str], name: str, default: float, kind: type[float] | type[int] = int
+) -> Any:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise WebhookSettingsError(f"{name} must be a number ({kind.__name__})") from None
+    if value < 0:
+        raise WebhookSettingsError(f"{name} must not be negative")
+    return value

@@ -1,0 +1,23 @@
+"""Customer.io reporting-webhook handler (Cloud Functions entry point `handle`).
+
+Verifies the signature, publishes each event to `cio-<env>-webhook-events` (a BigQuery
+subscription writes it to the `webhook_events` table) and quarantines signed bodies that are
+not a known event. The logic lives in cio_shared.webhook_handler; see its table of answers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import functions_framework
+from cio_shared.webhook_handler import WebhookHandler
+from cio_shared.webhook_settings import WebhookSettings
+from flask import Request
+
+# Read once per instance: a missing signing key fails the instance at start, not a request.
+_handler = WebhookHandler(WebhookSettings.from_env())
+
+
+@functions_framework.http
+def handle(request: Request) -> Any:
+    return _handler(request)
