@@ -179,17 +179,21 @@ PrefixOpt = Annotated[
         help="Resource prefix cio-<env> when no --env file is used (with GOOGLE_CLOUD_PROJECT).",
     ),
 ]
+WaitOpt = Annotated[
+    float,
+    typer.Option("--wait", min=0.1, max=60, help="Seconds to wait on an empty subscription."),
+]
 LimitOpt = Annotated[
     int, typer.Option("--limit", min=1, max=10000, help="Most messages read per subscription.")
 ]
 
 
-def _dlq_target(env: str | None, prefix: str | None, chosen: list[str] | None):  # type: ignore[no-untyped-def]
+def _dlq_target(env: str | None, prefix: str | None, chosen: list[str] | None, wait: float):  # type: ignore[no-untyped-def]
     from cio_doctor import dlq
     from cio_doctor.config import load_env_file
 
     env_file = load_env_file(env) if env else None
-    target = dlq.target_for(env_file, prefix)
+    target = dlq.target_for(env_file, prefix, wait)
     return target, dlq.subscriptions(target, env_file, chosen or [])
 
 
@@ -199,13 +203,14 @@ def dlq_list(
     prefix: PrefixOpt = None,
     subscription: SubOpt = None,
     limit: LimitOpt = 500,
+    wait: WaitOpt = 2.0,
     as_json: JsonOpt = False,
 ) -> None:
     """List dead letters with reason and attempts (reads without acknowledging)."""
     from cio_doctor import dlq
 
     def build() -> Report:
-        target, subs = _dlq_target(env, prefix, subscription)
+        target, subs = _dlq_target(env, prefix, subscription, wait)
         return dlq.list_report(target, subs, limit)
 
     _finish(build, as_json, "reading dead letters")
@@ -218,13 +223,14 @@ def dlq_inspect(
     prefix: PrefixOpt = None,
     subscription: SubOpt = None,
     limit: LimitOpt = 1000,
+    wait: WaitOpt = 2.0,
     as_json: JsonOpt = False,
 ) -> None:
     """Show one dead letter: attributes, reason, attempts and payload (not acknowledged)."""
     from cio_doctor import dlq
 
     def build() -> Report:
-        target, subs = _dlq_target(env, prefix, subscription)
+        target, subs = _dlq_target(env, prefix, subscription, wait)
         return dlq.inspect_report(target, subs, message_id, limit)
 
     _finish(build, as_json, "searching dead letters")
@@ -248,6 +254,7 @@ def dlq_replay(
     prefix: PrefixOpt = None,
     subscription: SubOpt = None,
     limit: LimitOpt = 1000,
+    wait: WaitOpt = 2.0,
     as_json: JsonOpt = False,
 ) -> None:
     """Re-publish dead letters to their source topic; ack each only after its publish succeeded."""
@@ -256,7 +263,7 @@ def dlq_replay(
     reasons = reason or []
 
     def build() -> Report:
-        target, subs = _dlq_target(env, prefix, subscription)
+        target, subs = _dlq_target(env, prefix, subscription, wait)
         plan, count = dlq.plan_replay(target, subs, reasons, limit)
         if dry_run or count == 0:
             return plan

@@ -167,19 +167,15 @@ def access_secret(project: str, secret_id: str, version: str = "latest") -> str:
     """Read one secret version through cio_shared's client factory (ADC, or a local server)."""
     from cio_shared.google_clients import secret_manager_client
 
+    from cio_doctor.gcloud import google_client, google_error
+
     name = f"projects/{project}/secrets/{secret_id}/versions/{version}"
+    client = google_client(secret_manager_client, "Secret Manager")
     try:
-        response = secret_manager_client().access_secret_version(request={"name": name}, timeout=10)
+        response = client.access_secret_version(request={"name": name}, timeout=10)
     except Exception as exc:
-        raise ConfigError(f"cannot read secret {name}: {_google_error(exc)}") from None
+        raise ConfigError(f"cannot read secret {name}: {google_error(exc)}") from None
     return str(response.payload.data.decode("utf-8"))
-
-
-def _google_error(exc: BaseException) -> str:
-    """A short reason from a google.api_core error, without any payload."""
-    code = getattr(exc, "code", None)
-    message = getattr(exc, "message", None) or str(exc).splitlines()[0][:200]
-    return f"{getattr(code, 'name', code) or type(exc).__name__}: {message}"
 
 
 def settings(env: str | None, region: str | None = None, timeout: float = 10.0) -> Settings:

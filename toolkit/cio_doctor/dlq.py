@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from cio_doctor import pubsub_dlq
 from cio_doctor.config import ConfigError, EnvFile
 from cio_doctor.findings import CannotCheck, Check, Report, Severity, running_check
+from cio_doctor.gcloud import google_client
 from cio_doctor.pubsub_dlq import DeadLetter
 
 DEAD_LETTER_SUFFIX = "-dead-letter"
@@ -25,6 +26,7 @@ class Target:
     project: str
     prefix: str  # `cio-<env>`
     retention_days: int = 14
+    wait: float = pubsub_dlq.DEFAULT_WAIT_S
 
     def subscription(self, purpose: str) -> str:
         name = purpose if purpose.startswith(f"{self.prefix}-") else f"{self.prefix}-{purpose}"
@@ -49,15 +51,15 @@ class Target:
         return f"projects/{self.project}/topics/{name.removesuffix(DEAD_LETTER_SUFFIX)}"
 
 
-def target_for(env: EnvFile | None, prefix: str | None = None) -> Target:
+def target_for(env: EnvFile | None, prefix: str | None = None, wait: float = 2.0) -> Target:
     if env is not None:
-        return Target(env.project_id, f"{env.prefix}-{env.name}")
+        return Target(env.project_id, f"{env.prefix}-{env.name}", wait=wait)
     project = os.environ.get("GOOGLE_CLOUD_PROJECT")
     if not project or not prefix:
         raise ConfigError(
             "say which environment: --env NAME (or GOOGLE_CLOUD_PROJECT and --prefix)"
         )
-    return Target(project, prefix)
+    return Target(project, prefix, wait=wait)
 
 
 def subscriptions(target: Target, env: EnvFile | None, chosen: Sequence[str]) -> list[str]:
@@ -65,15 +67,13 @@ def subscriptions(target: Target, env: EnvFile | None, chosen: Sequence[str]) ->
     return [target.subscription(p) for p in purposes]
 
 
-def _peek_all(subs: list[str], limit: int) -> dict[str, list[DeadLetter]]:
+def _peek_all(target: Target, subs: list[str], limit: int) -> dict[str, list[DeadLetter]]:
     from cio_shared.google_clients import subscriber
 
-    client = subscriber()
+    client = google_client(subscriber, "Pub/Sub")
     with ThreadPoolExecutor(max_workers=max(1, len(subs))) as pool:
-        results = dict(
-            zip(subs, pool.map(lambda s: pubsub_dlq.peek(client, s, limit), subs), strict=True)
-        )
-    return results
+        found = pool.map(lambda s: pubsub_dlq.peek(client, s, limit, target.wait), subs)
+        return dict(zip(subs, found, strict=True))
 
 
 def _findings(check: Check, messages: list[DeadLetter], retention_days: int, now: datetime) -> None:
@@ -127,7 +127,7 @@ def list_report(target: Target, subs: list[str], limit: int) -> Report:
     report = Report("dlq list", target.prefix)
     now = datetime.now(UTC)
     with running_check("dead letters") as check:
-        found = _peek_all(subs, limit)
+        found = _peek_all(target, subs, limit)
         messages = [m for msgs in found.values() for m in msgs]
         check.data["subscriptions"] = [
             {
@@ -150,7 +150,7 @@ def inspect_report(target: Target, subs: list[str], message_id: str, limit: int)
     report = Report("dlq inspect", message_id)
     now = datetime.now(UTC)
     with running_check("dead letter") as check:
-        found = _peek_all(subs, limit)
+        found = _peek_all(target, subs, limit)
         match = next(
             (m for msgs in found.values() for m in msgs if m.message_id == message_id), None
         )
@@ -175,7 +175,7 @@ def plan_replay(
     now = datetime.now(UTC)
     count = 0
     with running_check("replay plan") as check:
-        found = _peek_all(subs, limit)
+        found = _peek_all(target, subs, limit)
         rows = []
         for message in (m for msgs in found.values() for m in msgs):
             if reasons and message.reason not in reasons:
@@ -208,14 +208,15 @@ def replay_report(target: Target, subs: list[str], reasons: Sequence[str], limit
     from cio_shared.google_clients import publisher, subscriber
 
     report = Report("dlq replay", target.prefix)
-    client = subscriber()
     with running_check("replay") as check:
+        client = google_client(subscriber, "Pub/Sub")
+        topics = google_client(publisher, "Pub/Sub")
         outcomes: list[pubsub_dlq.ReplayOutcome] = []
         for sub in subs:
-            held = pubsub_dlq.pull(client, sub, limit)
+            held = pubsub_dlq.pull(client, sub, limit, target.wait)
             outcomes.extend(
                 pubsub_dlq.replay(
-                    publisher(),
+                    topics,
                     held,
                     selected=lambda m: (
                         (not reasons or m.reason in reasons) and _has_topic(target, m)

@@ -30,7 +30,7 @@ DEAD_LETTER_ATTRIBUTES = (
 REPLAY_ATTRIBUTE = "cio_replay_of"
 MAX_DELIVERY_REASON = "max_delivery_attempts"
 _PULL_BATCH = 100
-_PULL_TIMEOUT_S = 3.0
+DEFAULT_WAIT_S = 2.0
 _PUBLISH_TIMEOUT_S = 30.0
 
 
@@ -125,13 +125,13 @@ class Pulled:
         )
 
 
-def _pull_batch(subscriber: Any, subscription: str, max_messages: int) -> list[Any]:
+def _pull_batch(subscriber: Any, subscription: str, max_messages: int, wait: float) -> list[Any]:
     from google.api_core import exceptions
 
     try:
         response = subscriber.pull(
             request={"subscription": subscription, "max_messages": max_messages},
-            timeout=_PULL_TIMEOUT_S,
+            timeout=wait,
             retry=None,
         )
     except exceptions.DeadlineExceeded:
@@ -143,12 +143,16 @@ def _pull_batch(subscriber: Any, subscription: str, max_messages: int) -> list[A
     return list(response.received_messages)
 
 
-def pull(subscriber: Any, subscription: str, limit: int) -> Pulled:
-    """Pull up to `limit` distinct messages and hold them (not acknowledged)."""
+def pull(subscriber: Any, subscription: str, limit: int, wait: float = DEFAULT_WAIT_S) -> Pulled:
+    """Pull up to `limit` distinct messages and hold them (not acknowledged).
+
+    An empty subscription is known only after a pull has waited `wait` seconds for nothing.
+    """
     held = Pulled(subscriber, subscription)
     seen: set[str] = set()
     while len(held.messages) < limit:
-        batch = _pull_batch(subscriber, subscription, min(_PULL_BATCH, limit - len(held.messages)))
+        want = min(_PULL_BATCH, limit - len(held.messages))
+        batch = _pull_batch(subscriber, subscription, want, wait)
         fresh = [r for r in batch if r.message.message_id not in seen]
         # a message seen before came back: release the duplicate delivery's ack id too
         repeats = [r for r in batch if r.message.message_id in seen]
@@ -184,9 +188,11 @@ def _dead_letter(subscription: str, received: Any) -> DeadLetter:
     )
 
 
-def peek(subscriber: Any, subscription: str, limit: int) -> list[DeadLetter]:
+def peek(
+    subscriber: Any, subscription: str, limit: int, wait: float = DEFAULT_WAIT_S
+) -> list[DeadLetter]:
     """Read up to `limit` messages and release them at once: nothing is acknowledged."""
-    held = pull(subscriber, subscription, limit)
+    held = pull(subscriber, subscription, limit, wait)
     held.release()
     return held.messages
 

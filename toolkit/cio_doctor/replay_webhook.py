@@ -11,6 +11,7 @@ from collections.abc import Callable
 from cio_doctor import capture, pubsub_dlq, webhook
 from cio_doctor.config import ConfigError, Settings
 from cio_doctor.findings import CannotCheck, Report, running_check
+from cio_doctor.gcloud import google_client
 
 QUARANTINE = "webhook-quarantine"
 
@@ -45,7 +46,7 @@ def from_quarantine(
     )
     report = Report("webhook replay --quarantine", url)
     with running_check("replay quarantined") as check:
-        held = pubsub_dlq.pull(subscriber(), subscription, limit)
+        held = pubsub_dlq.pull(google_client(subscriber, "Pub/Sub"), subscription, limit)
         if not held.messages:
             check.data["sent"] = []
             check.data["note"] = "the quarantine subscription is empty"

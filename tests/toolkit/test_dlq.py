@@ -1,0 +1,197 @@
+"""`cio-doctor dlq` against the real Pub/Sub emulator."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.toolkit.doctor import run
+
+pytestmark = pytest.mark.integration
+PROJECT = "doctor-test"
+
+
+class Bus:
+    """The topics and subscriptions of one test environment on the emulator."""
+
+    def __init__(self, env: str) -> None:
+        from google.cloud import pubsub_v1
+
+        self.env = env
+        self.publisher = pubsub_v1.PublisherClient()
+        self.subscriber = pubsub_v1.SubscriberClient()
+        for topic in ("identify", "track"):
+            source = self.publisher.create_topic(name=self.topic(topic)).name
+            dead = self.publisher.create_topic(name=self.topic(f"{topic}-dead-letter")).name
+            self.subscriber.create_subscription(name=self.sub(f"{topic}-dead-letter"), topic=dead)
+            self.subscriber.create_subscription(name=self.sub(f"{topic}-probe"), topic=source)
+
+    def topic(self, purpose: str) -> str:
+        return f"projects/{PROJECT}/topics/cio-{self.env}-{purpose}"
+
+    def sub(self, purpose: str) -> str:
+        return f"projects/{PROJECT}/subscriptions/cio-{self.env}-{purpose}"
+
+    def dead_letter(self, topic: str, payload: dict[str, Any], **attributes: str) -> str:
+        data = json.dumps(payload).encode()
+        return str(
+            self.publisher.publish(self.topic(f"{topic}-dead-letter"), data, **attributes).result()
+        )
+
+    def drain(self, purpose: str) -> list[Any]:
+        response = self.subscriber.pull(
+            request={
+                "subscription": self.sub(purpose),
+                "max_messages": 100,
+                "return_immediately": True,
+            },
+            timeout=5,
+        )
+        if response.received_messages:
+            self.subscriber.acknowledge(
+                request={
+                    "subscription": self.sub(purpose),
+                    "ack_ids": [r.ack_id for r in response.received_messages],
+                }
+            )
+        return [r.message for r in response.received_messages]
+
+
+def rejected(status: str, reason: str, retryable: str) -> dict[str, str]:
+    return {
+        "cio_reason": reason,
+        "cio_detail": "Customer.io answered " + status,
+        "cio_status": status,
+        "cio_attempt": "1",
+        "cio_retryable": retryable,
+        "cio_handler": "track",
+        "schema": "track.v1",
+    }
+
+
+@pytest.fixture
+def bus(pubsub_emulator_host: str, make_env: Callable[..., str], env_dir: Path) -> Bus:
+    return Bus(make_env(project_id=PROJECT))
+
+
+def doctor(bus: Bus, env_dir: Path, *args: str) -> Any:
+    return run(
+        ["dlq", *args, "--env", bus.env, "--json", "--wait", "0.3"],
+        env={"CIO_DOCTOR_ENV_DIR": str(env_dir), "PUBSUB_EMULATOR_HOST": _host()},
+    )
+
+
+def _host() -> str:
+    import os
+
+    return os.environ["PUBSUB_EMULATOR_HOST"]
+
+
+def _seed(bus: Bus) -> dict[str, str]:
+    return {
+        "429": bus.dead_letter(
+            "track",
+            {"id": "01HZ0000000000000000000001", "name": "a"},
+            **rejected("429", "rejected_429", "true"),
+        ),
+        "400": bus.dead_letter(
+            "track",
+            {"id": "01HZ0000000000000000000002", "name": "b"},
+            **rejected("400", "rejected_400", "false"),
+        ),
+        "pubsub": bus.dead_letter(
+            "identify",
+            {"id": "01HZ0000000000000000000003"},
+            CloudPubSubDeadLetterSourceDeliveryCount="30",
+            CloudPubSubDeadLetterSourceSubscription="cio-x-identify-push",
+        ),
+    }
+
+
+def test_empty_dead_letter_queues_are_healthy(bus: Bus, env_dir: Path) -> None:
+    result = doctor(bus, env_dir, "list")
+    assert result.code == 0, result.stderr
+    assert result.json["checks"][0]["data"]["messages"] == []
+
+
+def test_list_shows_reason_and_attempts_and_acks_nothing(bus: Bus, env_dir: Path) -> None:
+    ids = _seed(bus)
+    first = doctor(bus, env_dir, "list")
+    assert first.code == 1, first.stderr
+    rows = {m["message_id"]: m for m in first.json["checks"][0]["data"]["messages"]}
+    assert rows[ids["429"]]["reason"] == "rejected_429"
+    assert rows[ids["429"]]["retryable"] is True
+    assert rows[ids["400"]]["retryable"] is False
+    assert rows[ids["pubsub"]]["reason"] == "max_delivery_attempts"
+    assert rows[ids["pubsub"]]["attempts"] == "30"
+    assert set(first.finding_codes()) == {"dead_letters_retryable", "dead_letters_permanent"}
+    again = doctor(bus, env_dir, "list")
+    assert {m["message_id"] for m in again.json["checks"][0]["data"]["messages"]} == set(
+        ids.values()
+    )
+
+
+def test_inspect_shows_one_dead_letter(bus: Bus, env_dir: Path) -> None:
+    ids = _seed(bus)
+    result = doctor(bus, env_dir, "inspect", ids["400"])
+    assert result.code == 1, result.stderr
+    data = result.json["checks"][0]["data"]
+    assert data["attributes"]["cio_status"] == "400"
+    assert data["payload"] == {"id": "01HZ0000000000000000000002", "name": "b"}
+    missing = doctor(bus, env_dir, "inspect", "999999")
+    assert missing.code == 2
+    assert "not found" in missing.json["checks"][0]["error"]
+
+
+def test_replay_dry_run_then_replay_by_reason(bus: Bus, env_dir: Path) -> None:
+    ids = _seed(bus)
+    plan = doctor(bus, env_dir, "replay", "--reason", "rejected_429", "--dry-run")
+    assert plan.code == 0, plan.stderr
+    rows = plan.json["checks"][0]["data"]["would_replay"]
+    assert [(r["message_id"], r["to_topic"]) for r in rows] == [
+        (ids["429"], f"cio-{bus.env}-track")
+    ]
+    assert bus.drain("track-probe") == []
+
+    refused = doctor(bus, env_dir, "replay", "--reason", "rejected_429")
+    assert refused.code == 2
+    assert "--yes" in refused.json["error"]
+
+    done = doctor(bus, env_dir, "replay", "--reason", "rejected_429", "--yes")
+    assert done.code == 0, done.stdout + done.stderr
+    assert done.json["checks"][0]["data"]["published"] == 1
+    [replayed] = bus.drain("track-probe")
+    assert json.loads(replayed.data)["id"] == "01HZ0000000000000000000001"
+    assert dict(replayed.attributes) == {"schema": "track.v1", "cio_replay_of": ids["429"]}
+    left = doctor(bus, env_dir, "list").json["checks"][0]["data"]["messages"]
+    assert {m["message_id"] for m in left} == {ids["400"], ids["pubsub"]}
+
+
+def test_pubsub_dead_letters_go_back_to_the_topic_named_by_the_subscription(
+    bus: Bus, env_dir: Path
+) -> None:
+    ids = _seed(bus)
+    done = doctor(bus, env_dir, "replay", "--reason", "max_delivery_attempts", "--yes")
+    assert done.code == 0, done.stderr
+    [replayed] = bus.drain("identify-probe")
+    assert replayed.attributes["cio_replay_of"] == ids["pubsub"]
+
+
+def test_failed_republish_keeps_the_dead_letter(bus: Bus, env_dir: Path) -> None:
+    attrs = {**rejected("503", "upstream_5xx", "true"), "cio_source_topic": "cio-gone-track"}
+    message_id = bus.dead_letter("track", {"id": "01HZ0000000000000000000009"}, **attrs)
+    result = doctor(bus, env_dir, "replay", "--yes")
+    assert result.code == 1
+    assert result.finding_codes() == ["replay_publish_failed"]
+    left = doctor(bus, env_dir, "list").json["checks"][0]["data"]["messages"]
+    assert [m["message_id"] for m in left] == [message_id]
+
+
+def test_unknown_subscription_cannot_be_checked(bus: Bus, env_dir: Path) -> None:
+    result = doctor(bus, env_dir, "list", "--subscription", "nothing-here")
+    assert result.code == 2
+    assert "does not exist" in result.json["checks"][0]["error"]
