@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from stacks import cdk
@@ -31,12 +31,20 @@ def synth(
     environments: Sequence[Environment],
     outdir: Path = DEFAULT_OUTDIR,
     tree: SourceTree | None = None,
+    extend: Callable[[PlatformStack], None] | None = None,
 ) -> dict[str, Path]:
-    """Synthesize one stack per environment; returns env name -> its cdk.tf.json."""
+    """Synthesize one stack per environment; returns env name -> its cdk.tf.json.
+
+    `extend` may add constructs to each stack before synthesis (tests use it to add a
+    resource that breaks a rule).
+    """
     tree = tree or default_tree()
     manifests = discover(tree.functions_dir)
     app = cdk.App(outdir=str(outdir), skip_validation=False)
     stacks = [PlatformStack(app, env, manifests, tree) for env in environments]
+    for stack in stacks:
+        if extend is not None:
+            extend(stack)
     app.synth()
     violations = [v for stack in stacks for v in stack.rules.violations]
     if violations:
