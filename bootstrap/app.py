@@ -1,0 +1,264 @@
+"""The bootstrap CDKTF app: one stack `bootstrap-<env>` per environment, local state.
+
+Run by a platform engineer with their own (owner-level) credentials, once per environment
+and again when this file changes; see bootstrap/README.md. Synthesize with
+`python -m bootstrap.app` (into cdktf.out/bootstrap), then `terraform init && terraform
+apply` in cdktf.out/bootstrap/stacks/bootstrap-<env>.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bootstrap import roles
+from bootstrap.settings import (
+    CONFIG,
+    ENVIRONMENTS,
+    REPO,
+    BootstrapConfig,
+    BootstrapConfigError,
+    TargetEnvironment,
+    load_config,
+    load_environments,
+)
+from stacks import cdk
+from stacks import cdk_bootstrap as cdkb
+
+GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
+# The APIs the stacks and the CI identities use, and why.
+APIS = {
+    "artifactregistry.googleapis.com": "2nd gen function images",
+    "bigquery.googleapis.com": "analytics dataset and the webhook-events BigQuery subscription",
+    "cloudbuild.googleapis.com": "2nd gen function builds",
+    "cloudfunctions.googleapis.com": "the handlers",
+    "cloudresourcemanager.googleapis.com": "project IAM (Terraform google_project_iam_member)",
+    "iam.googleapis.com": "service accounts, custom role, Workload Identity pool",
+    "iamcredentials.googleapis.com": "CI impersonates the planner/deployer accounts",
+    "logging.googleapis.com": "log-based metrics",
+    "monitoring.googleapis.com": "alert policies and dashboard",
+    "pubsub.googleapis.com": "the event bus",
+    "run.googleapis.com": "2nd gen functions run on Cloud Run",
+    "secretmanager.googleapis.com": "Customer.io credentials",
+    "serviceusage.googleapis.com": "enabling these APIs",
+    "storage.googleapis.com": "state bucket and function sources",
+    "sts.googleapis.com": "Workload Identity Federation token exchange",
+}
+KMS_API = "cloudkms.googleapis.com"
+
+
+class BootstrapStack(cdk.TerraformStack):
+    """Everything one environment's CI needs before its first `terraform init`."""
+
+    def __init__(
+        self, scope: cdk.Construct, env: TargetEnvironment, config: BootstrapConfig, state: str
+    ) -> None:
+        super().__init__(scope, f"bootstrap-{env.name}")
+        self.env = env
+        self.config = config
+        cdk.LocalBackend(self, path=state)
+        cdk.GoogleProvider(self, "google", project=env.project_id, region=env.region)
+        self.apis = self._apis()
+        self._state_bucket()
+        pool = self._identity_pool()
+        self.planner = self._account("planner", "Plans (read-only) from pull requests and main")
+        self.deployer = self._account("deployer", "Applies reviewed plans from GitHub Environments")
+        self._grant_project_roles()
+        self._allow_github(pool)
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return {"environment": self.env.name, "component": "bootstrap", "managed-by": "terraform"}
+
+    def _apis(self) -> list[cdk.TerraformElement]:
+        apis = sorted([*APIS, *([KMS_API] if self.env.kms_key else [])])
+        return [
+            cdkb.ProjectService(
+                self,
+                f"api-{api.split('.')[0]}",
+                project=self.env.project_id,
+                service=api,
+                disable_on_destroy=False,  # other workloads in the project may use it
+            )
+            for api in apis
+        ]
+
+    def _state_bucket(self) -> None:
+        bucket = cdk.StorageBucket(
+            self,
+            "state-bucket",
+            name=self.env.state_bucket,
+            project=self.env.project_id,
+            location=self.env.region,
+            uniform_bucket_level_access=True,
+            public_access_prevention="enforced",
+            versioning=cdkb.StorageBucketVersioning(enabled=True),
+            lifecycle_rule=[
+                cdkb.StorageBucketLifecycleRule(
+                    action=cdkb.StorageBucketLifecycleRuleAction(type="Delete"),
+                    condition=cdkb.StorageBucketLifecycleRuleCondition(
+                        num_newer_versions=self.config.state_versions_kept, with_state="ARCHIVED"
+                    ),
+                )
+            ],
+            labels=self.labels,
+            force_destroy=False,
+            lifecycle=cdk.TerraformResourceLifecycle(prevent_destroy=True),
+            depends_on=self.apis,
+        )
+        self.state_bucket = bucket
+
+    def _identity_pool(self) -> cdk.TerraformElement:
+        pool = cdkb.IamWorkloadIdentityPool(
+            self,
+            "github-pool",
+            project=self.env.project_id,
+            workload_identity_pool_id=self.config.workload_identity_pool,
+            display_name="GitHub Actions",
+            description=f"GitHub Actions of {self.config.github_repository}",
+            depends_on=self.apis,
+        )
+        cdkb.IamWorkloadIdentityPoolProvider(
+            self,
+            "github-provider",
+            project=self.env.project_id,
+            workload_identity_pool_id=pool.workload_identity_pool_id,
+            workload_identity_pool_provider_id=self.config.workload_identity_provider,
+            display_name="GitHub OIDC",
+            # Only tokens minted for this repository are accepted at all.
+            attribute_condition=f"assertion.repository == '{self.config.github_repository}'",
+            attribute_mapping={
+                "google.subject": "assertion.sub",
+                "attribute.repository": "assertion.repository",
+                "attribute.ref": "assertion.ref",
+            },
+            oidc=cdkb.IamWorkloadIdentityPoolProviderOidc(issuer_uri=GITHUB_ISSUER),
+        )
+        return pool
+
+    def _account(self, role: str, description: str) -> cdk.ServiceAccount:
+        return cdk.ServiceAccount(
+            self,
+            role,
+            project=self.env.project_id,
+            account_id=self.env.account_id(role),
+            display_name=f"CI {role} for {self.env.name}",
+            description=description,
+            depends_on=self.apis,
+        )
+
+    def _grant_project_roles(self) -> None:
+        secrets_role = cdkb.ProjectIamCustomRole(
+            self,
+            "secrets-deployer-role",
+            project=self.env.project_id,
+            role_id=roles.SECRETS_ROLE_ID,
+            title="Customer.io secrets deployer",
+            description="Manage secrets and their IAM; no access to secret values",
+            permissions=list(roles.SECRETS_ROLE_PERMISSIONS),
+        )
+        grants = [
+            ("deployer", self.deployer, roles.deployer_roles()),
+            ("planner", self.planner, roles.planner_roles()),
+        ]
+        for who, account, granted in grants:
+            for role in granted:
+                condition = None
+                if role == "roles/resourcemanager.projectIamAdmin":
+                    condition = cdkb.ProjectIamMemberCondition(
+                        title="only-the-stacks-grantable-roles",
+                        description="The deployer may grant only the roles the stacks grant",
+                        expression=roles.grant_condition(),
+                    )
+                is_custom = role == roles.SECRETS_ROLE
+                cdk.ProjectIamMember(
+                    self,
+                    f"{who}-{role.rsplit('/', 1)[1].replace('.', '-')}",
+                    project=self.env.project_id,
+                    role=secrets_role.name if is_custom else role,
+                    member=f"serviceAccount:{account.email}",
+                    condition=condition,
+                )
+        # Read the state and take the state lock (a lock is an object in the bucket).
+        cdk.StorageBucketIamMember(
+            self,
+            "planner-state",
+            bucket=self.state_bucket.name,
+            role="roles/storage.objectUser",
+            member=f"serviceAccount:{self.planner.email}",
+        )
+
+    def _allow_github(self, pool: cdk.TerraformElement) -> None:
+        pool_name = f"{self.env.pool_name(self.config)}"
+        repo = self.config.github_repository
+        # Any workflow of the repository may plan (fork pull requests get no token at all).
+        cdk.ServiceAccountIamMember(
+            self,
+            "planner-wif",
+            service_account_id=self.planner.name,
+            role="roles/iam.workloadIdentityUser",
+            member=f"principalSet://iam.googleapis.com/{pool_name}/attribute.repository/{repo}",
+            depends_on=[pool],
+        )
+        # Only jobs running in the GitHub Environment of this name (required reviewers and
+        # branch rules are configured there) may deploy.
+        cdk.ServiceAccountIamMember(
+            self,
+            "deployer-wif",
+            service_account_id=self.deployer.name,
+            role="roles/iam.workloadIdentityUser",
+            member=(
+                f"principal://iam.googleapis.com/{pool_name}/subject/"
+                f"repo:{repo}:environment:{self.env.name}"
+            ),
+            depends_on=[pool],
+        )
+        for name, account in (("planner", self.planner), ("deployer", self.deployer)):
+            cdk.TerraformOutput(self, f"{name}-email", value=account.email)
+        cdk.TerraformOutput(
+            self, "workload-identity-provider", value=self.env.provider_name(self.config)
+        )
+
+
+def state_path(outdir: Path, env: str) -> str:
+    """bootstrap/state/bootstrap-<env>.tfstate, relative to the stack's folder (portable)."""
+    state = REPO / "bootstrap" / "state" / f"bootstrap-{env}.tfstate"
+    stack_dir = outdir.resolve() / "stacks" / f"bootstrap-{env}"
+    return os.path.relpath(state, stack_dir)
+
+
+def build(outdir: Path, config_path: Path = CONFIG, environments: Path = ENVIRONMENTS) -> list[str]:
+    """Synthesize every environment's bootstrap stack; returns the stack names."""
+    config = load_config(config_path)
+    app = cdk.App(outdir=str(outdir))
+    stacks = [
+        BootstrapStack(app, env, config, state_path(outdir, env.name))
+        for env in load_environments(environments)
+    ]
+    app.synth()
+    return [s.node.id for s in stacks]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bootstrap.app", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--out", type=Path, default=REPO / "cdktf.out" / "bootstrap")
+    parser.add_argument("--config", type=Path, default=CONFIG)
+    parser.add_argument("--environments", type=Path, default=ENVIRONMENTS)
+    args = parser.parse_args(argv)
+    try:
+        names = build(args.out, args.config, args.environments)
+    except BootstrapConfigError as exc:
+        print(f"bootstrap: {exc}", file=sys.stderr)
+        return 2
+    for name in names:
+        print(f"synthesized {args.out / 'stacks' / name / 'cdk.tf.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,136 @@
+"""What the bootstrap reads: a few fields of environments/*.yaml and bootstrap/config.yaml.
+
+It reads the environment files with `yaml.safe_load` and takes only the fields it needs, so
+the bootstrap does not depend on the stacks' model and can run before the stacks exist.
+The names derived here (pool, provider, service accounts) are the ones the workflows
+authenticate with (`python -m bootstrap.ci identity <env>`), so they live in one place.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+ENVIRONMENTS = REPO / "environments"
+CONFIG = Path(__file__).resolve().parent / "config.yaml"
+GITHUB_REPOSITORY = re.compile(r"^[A-Za-z0-9-]+/[A-Za-z0-9._-]+$")
+POOL_ID = re.compile(r"^[a-z0-9-]{4,32}$")
+
+
+class BootstrapConfigError(Exception):
+    """A bootstrap input is missing or invalid; the message says which file and field."""
+
+
+@dataclass(frozen=True)
+class BootstrapConfig:
+    github_repository: str
+    workload_identity_pool: str = "github"
+    workload_identity_provider: str = "github-actions"
+    state_versions_kept: int = 50
+
+
+@dataclass(frozen=True)
+class TargetEnvironment:
+    """The fields of one environment file that the bootstrap and the workflows need."""
+
+    name: str
+    project_id: str
+    project_number: str
+    region: str
+    state_bucket: str
+    name_prefix: str = "cio"
+    kms_key: str | None = None
+
+    def account_id(self, role: str) -> str:
+        """`cio-<env>-planner` / `cio-<env>-deployer` (at most 30 characters)."""
+        account = f"{self.name_prefix}-{self.name}-{role}"
+        if len(account) > 30:
+            raise BootstrapConfigError(
+                f"service account id {account!r} is longer than 30 characters: "
+                "shorten name_prefix or the environment name"
+            )
+        return account
+
+    def account_email(self, role: str) -> str:
+        return f"{self.account_id(role)}@{self.project_id}.iam.gserviceaccount.com"
+
+    def pool_name(self, config: BootstrapConfig) -> str:
+        return (
+            f"projects/{self.project_number}/locations/global/workloadIdentityPools/"
+            f"{config.workload_identity_pool}"
+        )
+
+    def provider_name(self, config: BootstrapConfig) -> str:
+        """The `workload_identity_provider` input of google-github-actions/auth."""
+        return f"{self.pool_name(config)}/providers/{config.workload_identity_provider}"
+
+
+def _read_mapping(path: Path) -> dict[str, Any]:
+    import yaml  # here, so `python -m bootstrap.ci matrix` runs on a bare Python
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise BootstrapConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise BootstrapConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise BootstrapConfigError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def _required(data: dict[str, Any], key: str, path: Path) -> str:
+    value = data.get(key)
+    if value is None or str(value).strip() == "":
+        raise BootstrapConfigError(f"{path}: {key}: required by the bootstrap but missing")
+    return str(value)
+
+
+def load_config(path: Path = CONFIG) -> BootstrapConfig:
+    data = _read_mapping(path)
+    repository = _required(data, "github_repository", path)
+    if not GITHUB_REPOSITORY.match(repository):
+        raise BootstrapConfigError(
+            f"{path}: github_repository must be owner/name, got {repository!r}"
+        )
+    config = BootstrapConfig(
+        github_repository=repository,
+        workload_identity_pool=str(data.get("workload_identity_pool", "github")),
+        workload_identity_provider=str(data.get("workload_identity_provider", "github-actions")),
+        state_versions_kept=int(data.get("state_versions_kept", 50)),
+    )
+    for key in ("workload_identity_pool", "workload_identity_provider"):
+        if not POOL_ID.match(getattr(config, key)):
+            raise BootstrapConfigError(f"{path}: {key} must be 4-32 of a-z, 0-9 and -")
+    return config
+
+
+def load_environment(path: Path) -> TargetEnvironment:
+    data = _read_mapping(path)
+    project_number = _required(data, "project_number", path)
+    if not project_number.isdigit():
+        raise BootstrapConfigError(f"{path}: project_number must be digits, got {project_number!r}")
+    return TargetEnvironment(
+        name=path.stem,
+        project_id=_required(data, "project_id", path),
+        project_number=project_number,
+        region=str(data.get("region", "europe-west1")),
+        state_bucket=_required(data, "state_bucket", path),
+        name_prefix=str(data.get("name_prefix", "cio")),
+        kms_key=data.get("kms_key"),
+    )
+
+
+def environment_names(folder: Path = ENVIRONMENTS) -> list[str]:
+    """Every environment: one per `*.yaml` file in the folder, sorted."""
+    return sorted(p.stem for p in folder.glob("*.yaml") if p.is_file())
+
+
+def load_environments(folder: Path = ENVIRONMENTS) -> list[TargetEnvironment]:
+    names = environment_names(folder)
+    if not names:
+        raise BootstrapConfigError(f"{folder}: no environment files (*.yaml)")
+    return [load_environment(folder / f"{name}.yaml") for name in names]

@@ -1,0 +1,36 @@
+"""The bootstrap's part of the seam: provider classes only the bootstrap app uses.
+
+Like `stacks.cdk`, this is a module that imports the prebuilt Google provider, so a move to
+CDK Terrain renames imports here too. Everything else the bootstrap needs comes from
+`stacks.cdk`.
+"""
+
+from __future__ import annotations
+
+from cdktf_cdktf_provider_google.iam_workload_identity_pool import IamWorkloadIdentityPool
+from cdktf_cdktf_provider_google.iam_workload_identity_pool_provider import (
+    IamWorkloadIdentityPoolProvider,
+    IamWorkloadIdentityPoolProviderOidc,
+)
+from cdktf_cdktf_provider_google.project_iam_custom_role import ProjectIamCustomRole
+from cdktf_cdktf_provider_google.project_iam_member import ProjectIamMemberCondition
+from cdktf_cdktf_provider_google.project_service import ProjectService
+from cdktf_cdktf_provider_google.storage_bucket import (
+    StorageBucketLifecycleRule,
+    StorageBucketLifecycleRuleAction,
+    StorageBucketLifecycleRuleCondition,
+    StorageBucketVersioning,
+)
+
+__all__ = [
+    "IamWorkloadIdentityPool",
+    "IamWorkloadIdentityPoolProvider",
+    "IamWorkloadIdentityPoolProviderOidc",
+    "ProjectIamCustomRole",
+    "ProjectIamMemberCondition",
+    "ProjectService",
+    "StorageBucketLifecycleRule",
+    "StorageBucketLifecycleRuleAction",
+    "StorageBucketLifecycleRuleCondition",
+    "StorageBucketVersioning",
+]
