@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from cio_shared.webhook_signature import DEFAULT_MAX_AGE_SECONDS
 
 from cio_doctor.findings import EXIT_CANNOT_CHECK, CannotCheck, Report
 
@@ -92,9 +93,12 @@ def webhook_verify(
             help="Signing key file (default: CIO_WEBHOOK_SIGNING_KEY or the env's secret).",
         ),
     ] = None,
-    tolerance: Annotated[
-        int, typer.Option("--tolerance", min=1, help="Accepted timestamp age, seconds.")
-    ] = 300,
+    max_age: Annotated[
+        int,
+        typer.Option(
+            "--max-age", min=1, help="Accepted timestamp age, seconds (default: the handler's)."
+        ),
+    ] = DEFAULT_MAX_AGE_SECONDS,
     at: Annotated[
         int | None, typer.Option("--at", help="Verify as of this Unix time (for old captures).")
     ] = None,
@@ -107,7 +111,7 @@ def webhook_verify(
     def build() -> Report:
         captured = capture.load(request, headers, body)
         keys = webhook.signing_keys(_settings(env), key_file)
-        return webhook.verify_report(captured, keys, tolerance, at)
+        return webhook.verify_report(captured, keys, max_age, at)
 
     _finish(build, as_json, "verifying")
 

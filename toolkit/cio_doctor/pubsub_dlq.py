@@ -18,15 +18,6 @@ from cio_doctor.findings import CannotCheck
 
 PUBSUB_SOURCE_SUB = "CloudPubSubDeadLetterSourceSubscription"
 PUBSUB_DELIVERY_COUNT = "CloudPubSubDeadLetterSourceDeliveryCount"
-DEAD_LETTER_ATTRIBUTES = (
-    "cio_reason",
-    "cio_detail",
-    "cio_status",
-    "cio_attempt",
-    "cio_retryable",
-    "cio_source_topic",
-    "cio_handler",
-)
 REPLAY_ATTRIBUTE = "cio_replay_of"
 MAX_DELIVERY_REASON = "max_delivery_attempts"
 _PULL_BATCH = 100
@@ -62,6 +53,8 @@ class DeadLetter:
         return self.reason == MAX_DELIVERY_REASON
 
     def event_id(self) -> str | None:
+        if self.attributes.get("cio_event_id"):
+            return self.attributes["cio_event_id"]
         try:
             body = json.loads(self.data)
         except ValueError:
@@ -202,7 +195,7 @@ def replay_attributes(message: DeadLetter) -> dict[str, str]:
     kept = {
         k: v
         for k, v in message.attributes.items()
-        if k not in DEAD_LETTER_ATTRIBUTES and not k.startswith("CloudPubSubDeadLetter")
+        if not k.startswith(("cio_", "CloudPubSubDeadLetter"))
     }
     kept[REPLAY_ATTRIBUTE] = message.message_id
     return kept

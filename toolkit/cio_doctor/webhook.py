@@ -85,13 +85,13 @@ def verdict_check(check: Check, verdict: Verdict) -> None:
 def verify_report(
     request: CapturedRequest,
     keys: list[tuple[str, str]],
-    tolerance_s: int,
+    max_age_s: int,
     now: int | None = None,
 ) -> Report:
     report = Report("webhook verify")
     now = int(time.time()) if now is None else now
     with running_check("signature") as check:
-        verdict_check(check, verify(request.headers, request.body, keys, now, tolerance_s))
+        verdict_check(check, verify(request.headers, request.body, keys, now, max_age_s))
     report.checks.append(check)
     with running_check("events") as events:
         ts = header(request.headers, TIMESTAMP_HEADER)

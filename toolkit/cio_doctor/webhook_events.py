@@ -1,6 +1,8 @@
 """Parse a reporting-webhook body: count events, flag per-event errors, measure delivery lag.
 
-The object types and metrics are those of Customer.io's reporting-webhooks OpenAPI document.
+The catalog of object types and metrics is the webhook handler's (cio_shared.webhook_events),
+taken from Customer.io's reporting-webhooks document, so the toolkit and the handler agree on
+what is quarantined.
 """
 
 from __future__ import annotations
@@ -9,88 +11,14 @@ import json
 from collections import Counter
 from typing import Any
 
+from cio_shared.webhook_events import (
+    METRICS_BY_OBJECT_TYPE,
+    SUBSCRIPTION_METRICS,
+    TOP_LEVEL_FIELDS,
+)
+
 from cio_doctor.findings import Check, Severity
 
-METRICS: dict[str, frozenset[str]] = {
-    "customer": frozenset({"subscribed", "unsubscribed", "cio_subscription_preferences_changed"}),
-    "email": frozenset(
-        {
-            "drafted",
-            "attempted",
-            "sent",
-            "delivered",
-            "opened",
-            "clicked",
-            "converted",
-            "unsubscribed",
-            "bounced",
-            "dropped",
-            "spammed",
-            "failed",
-            "undeliverable",
-        }
-    ),
-    "push": frozenset(
-        {
-            "drafted",
-            "attempted",
-            "sent",
-            "delivered",
-            "opened",
-            "clicked",
-            "converted",
-            "bounced",
-            "dropped",
-            "failed",
-            "undeliverable",
-        }
-    ),
-    "sms": frozenset(
-        {
-            "drafted",
-            "attempted",
-            "sent",
-            "delivered",
-            "clicked",
-            "converted",
-            "bounced",
-            "failed",
-            "undeliverable",
-            "replied",
-        }
-    ),
-    "whatsapp": frozenset(
-        {
-            "drafted",
-            "attempted",
-            "sent",
-            "delivered",
-            "opened",
-            "clicked",
-            "converted",
-            "bounced",
-            "dropped",
-            "failed",
-            "undeliverable",
-            "replied",
-        }
-    ),
-    "slack": frozenset({"drafted", "attempted", "sent", "clicked", "failed", "undeliverable"}),
-    "webhook": frozenset({"drafted", "attempted", "sent", "clicked", "failed", "undeliverable"}),
-    "in_app": frozenset(
-        {
-            "drafted",
-            "attempted",
-            "sent",
-            "opened",
-            "clicked",
-            "converted",
-            "failed",
-            "undeliverable",
-        }
-    ),
-}
-REQUIRED = ("event_id", "object_type", "metric", "timestamp", "data")
 BACKLOG_WARN_S = 15 * 60
 
 
@@ -103,11 +31,12 @@ def events_of(body: bytes) -> list[Any]:
 def event_errors(event: Any) -> list[str]:
     if not isinstance(event, dict):
         return ["not a JSON object"]
-    errors = [f"missing {name}" for name in REQUIRED if name not in event]
+    errors = [f"missing {name}" for name in TOP_LEVEL_FIELDS if name not in event]
     object_type, metric = event.get("object_type"), event.get("metric")
-    if "object_type" in event and object_type not in METRICS:
+    known = METRICS_BY_OBJECT_TYPE.get(str(object_type))
+    if "object_type" in event and known is None:
         errors.append(f"unknown object_type {object_type!r}")
-    elif object_type in METRICS and "metric" in event and metric not in METRICS[object_type]:
+    elif known is not None and "metric" in event and metric not in known | SUBSCRIPTION_METRICS:
         errors.append(f"unknown metric {metric!r} for {object_type}")
     if "timestamp" in event and not isinstance(event["timestamp"], int):
         errors.append("timestamp is not an integer Unix time")

@@ -9,22 +9,21 @@ trailing newline on the way to us.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-SIGNATURE_HEADER = "X-CIO-Signature"
-TIMESTAMP_HEADER = "X-CIO-Timestamp"
-DEFAULT_TOLERANCE_S = 300
+from cio_shared.webhook_signature import (
+    DEFAULT_MAX_AGE_SECONDS,
+    DEFAULT_MAX_FUTURE_SECONDS,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    sign,
+)
+
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
-
-
-def sign(key: str, timestamp: int | str, body: bytes) -> str:
-    message = b"v0:" + str(timestamp).encode() + b":" + body
-    return hmac.new(key.encode(), message, hashlib.sha256).hexdigest()
 
 
 def header(headers: Mapping[str, str], name: str) -> str | None:
@@ -78,9 +77,14 @@ def verify(
     body: bytes,
     keys: Sequence[tuple[str, str]],
     now: int,
-    tolerance_s: int = DEFAULT_TOLERANCE_S,
+    max_age_s: int = DEFAULT_MAX_AGE_SECONDS,
+    max_future_s: int = DEFAULT_MAX_FUTURE_SECONDS,
 ) -> Verdict:
-    """Verify a captured request against `keys` ((label, key) pairs, current key first)."""
+    """Verify a captured request against `keys` ((label, key) pairs, current key first).
+
+    The timestamp window defaults to the webhook handler's (cio_shared.webhook_signature):
+    Customer.io retries for seven days and does not document whether a retry is re-stamped.
+    """
     signature = header(headers, SIGNATURE_HEADER)
     timestamp = header(headers, TIMESTAMP_HEADER)
     missing = [
@@ -114,13 +118,13 @@ def verify(
     found = _first_match(keys, body, matches)
     if found is not None:
         label = found
-        if abs(age) > tolerance_s:
-            direction = "old" if age > 0 else "in the future"
+        if age > max_age_s or -age > max_future_s:
+            direction, limit = ("old", max_age_s) if age > 0 else ("in the future", max_future_s)
             return Verdict(
                 False,
                 "stale_timestamp",
                 f"signature is valid ({label} key) but the timestamp is {abs(age)} s "
-                f"{direction}, beyond the {tolerance_s} s tolerance: a replayed request, "
+                f"{direction}, beyond the handler's {limit} s window: a replayed request, "
                 "or a clock out of sync",
                 label,
                 age,
