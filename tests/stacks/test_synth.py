@@ -1,0 +1,263 @@
+"""Properties of the synthesized stacks that matter for security, delivery and cost."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from stacks.aspects import label_attribute  # noqa: F401  (import check: aspects load without synth)
+from stacks.config import load_environments
+from tests.stacks.template import Template
+
+ENVS = ["dev", "staging", "prod"]
+PUSH_HANDLERS = {"track": "track", "identify": "identify"}
+NAME = re.compile(r"^cio-(dev|staging|prod)-[a-z0-9-]+$")
+LABELLABLE_WITH_LABELS = {
+    "google_pubsub_topic",
+    "google_pubsub_subscription",
+    "google_secret_manager_secret",
+    "google_cloudfunctions2_function",
+    "google_storage_bucket",
+    "google_bigquery_dataset",
+    "google_bigquery_table",
+}
+
+
+@pytest.fixture(params=ENVS)
+def env_name(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def template(templates: dict[str, Template], env_name: str) -> Template:
+    return templates[env_name]
+
+
+def environment(name: str):  # type: ignore[no-untyped-def]
+    return next(e for e in load_environments() if e.name == name)
+
+
+def test_one_stack_per_environment_file(synthesized: dict[str, Path]) -> None:
+    assert sorted(synthesized) == sorted(ENVS)
+    for name, path in synthesized.items():
+        assert path.name == "cdk.tf.json" and path.parent.name == name
+
+
+def test_state_backend_per_environment(template: Template, env_name: str) -> None:
+    env = environment(env_name)
+    backend = template.data["terraform"]["backend"]["gcs"]
+    assert backend == {"bucket": env.state_bucket, "prefix": f"cio/{env_name}"}
+    assert template.data["terraform"]["required_providers"]["google"]["version"] == "6.50.0"
+
+
+def test_push_subscriptions_have_our_retry_and_dead_letter_policy(
+    template: Template, env_name: str
+) -> None:
+    env = environment(env_name)
+    pushes = [
+        s for s in template.resources("google_pubsub_subscription").values() if "push_config" in s
+    ]
+    assert sorted(s["name"] for s in pushes) == [
+        f"cio-{env_name}-identify-push",
+        f"cio-{env_name}-track-push",
+    ]
+    for sub in pushes:
+        assert (
+            sub["dead_letter_policy"]["max_delivery_attempts"] == env.pubsub.max_delivery_attempts
+        )
+        assert "dead-letter" in sub["dead_letter_policy"]["dead_letter_topic"]
+        assert sub["retry_policy"] == {
+            "minimum_backoff": f"{env.pubsub.min_backoff_seconds}s",
+            "maximum_backoff": f"{env.pubsub.max_backoff_seconds}s",
+        }
+        assert sub["ack_deadline_seconds"] == env.pubsub.ack_deadline_seconds
+        push = sub["push_config"]
+        assert push["oidc_token"]["audience"] == push["push_endpoint"]
+        assert push["push_endpoint"].endswith(".service_config[0].uri}")
+        assert sub["expiration_policy"] == {"ttl": ""}
+
+
+def test_every_event_topic_has_a_kept_dead_letter_topic(template: Template, env_name: str) -> None:
+    topics = {t["name"] for t in template.resources("google_pubsub_topic").values()}
+    pulls = {
+        s["name"]
+        for s in template.resources("google_pubsub_subscription").values()
+        if "push_config" not in s and "bigquery_config" not in s
+    }
+    sources = ["identify", "track", "webhook-events"] + (
+        ["transactional"] if env_name == "prod" else []
+    )
+    for source in sources:
+        assert f"cio-{env_name}-{source}" in topics
+        assert f"cio-{env_name}-{source}-dead-letter" in topics
+        assert f"cio-{env_name}-{source}-dead-letter" in pulls
+    agent = template.find("google_pubsub_topic_iam_member", role="roles/pubsub.publisher")
+    agent_topics = [m["topic"] for m in agent if "gcp-sa-pubsub" in m["member"]]
+    assert len(agent_topics) == len(sources)
+
+
+def test_functions_ingress_and_runtime(template: Template, env_name: str) -> None:
+    functions = {
+        f["name"]: f for f in template.resources("google_cloudfunctions2_function").values()
+    }
+    assert set(functions) == {f"cio-{env_name}-{h}" for h in ("identify", "track", "webhook")}
+    for name, function in functions.items():
+        service = function["service_config"]
+        expected = "ALLOW_ALL" if name.endswith("-webhook") else "ALLOW_INTERNAL_ONLY"
+        assert service["ingress_settings"] == expected
+        assert function["build_config"]["runtime"] == "python312"
+        assert "event_trigger" not in function
+        assert service["environment_variables"]["CIO_ENVIRONMENT"] == env_name
+        assert service["environment_variables"]["CIO_REGION"] == "eu"
+        assert function["depends_on"], "grants must exist before the function starts"
+
+
+def test_only_the_webhook_is_public(template: Template) -> None:
+    invokers = template.resources("google_cloud_run_v2_service_iam_member").values()
+    public = [i for i in invokers if i["member"] in {"allUsers", "allAuthenticatedUsers"}]
+    assert len(public) == 1 and public[0]["name"].endswith("webhook_function_4845D81D.name}")
+    private = [i for i in invokers if i not in public]
+    assert len(private) == 2 and all("push-identity" in i["member"] for i in private)
+
+
+def test_secrets_are_granted_per_handler(template: Template, env_name: str) -> None:
+    secrets = {s["secret_id"] for s in template.resources("google_secret_manager_secret").values()}
+    assert secrets == {
+        f"cio-{env_name}-{s}"
+        for s in ("site-id", "track-api-key", "app-api-key", "webhook-signing-key")
+    }
+    grants: dict[str, set[str]] = {}
+    for grant in template.resources("google_secret_manager_secret_iam_member").values():
+        handler = re.search(r"handlers_([a-z]+)_identity", grant["member"]).group(1)  # type: ignore[union-attr]
+        secret = re.search(r"secrets_([a-z-]+)_", grant["secret_id"]).group(1)  # type: ignore[union-attr]
+        grants.setdefault(handler, set()).add(secret)
+        assert grant["role"] == "roles/secretmanager.secretAccessor"
+    assert grants == {
+        "identify": {"site-id", "track-api-key"},
+        "track": {"site-id", "track-api-key"},
+        "webhook": {"webhook-signing-key"},
+    }
+    assert not any("secret_data" in body for _, _, body in template.all_resources())
+    template.resource_count_is("google_secret_manager_secret_version", 0)
+
+
+def test_secret_replication_and_cmek(templates: dict[str, Template]) -> None:
+    dev = templates["dev"].resources("google_secret_manager_secret").values()
+    assert all(s["replication"] == {"auto": {}} for s in dev)
+    prod = templates["prod"].resources("google_secret_manager_secret").values()
+    for secret in prod:
+        replicas = secret["replication"]["user_managed"]["replicas"]
+        assert [r["location"] for r in replicas] == ["europe-west1", "europe-west4"]
+        assert all(
+            "cryptoKeys/cio-prod" in r["customer_managed_encryption"]["kms_key_name"]
+            for r in replicas
+        )
+        assert secret["deletion_protection"] is True
+
+
+def test_protection_only_in_protected_environments(templates: dict[str, Template]) -> None:
+    for rtype in ("google_pubsub_topic", "google_secret_manager_secret", "google_bigquery_dataset"):
+        assert all(
+            r.get("lifecycle", {}).get("prevent_destroy")
+            for r in templates["prod"].resources(rtype).values()
+        )
+        assert not any(r.get("lifecycle") for r in templates["dev"].resources(rtype).values())
+    tables = templates["prod"].resources("google_bigquery_table").values()
+    assert all(t["deletion_protection"] is True for t in tables)
+
+
+def test_rate_budget_split_per_instance(templates: dict[str, Template]) -> None:
+    def limit(env: str, handler: str) -> float:
+        fn = templates[env].one("google_cloudfunctions2_function", name=f"cio-{env}-{handler}")
+        return float(fn["service_config"]["environment_variables"]["CIO_RATE_LIMIT_PER_SECOND"])
+
+    assert limit("dev", "track") == 50 * 0.5 / 2
+    assert limit("prod", "track") == 400 * 0.6 / 10
+    assert limit("prod", "identify") == 400 * 0.4 / 10
+    webhook = templates["dev"].one("google_cloudfunctions2_function", name="cio-dev-webhook")
+    assert "CIO_RATE_LIMIT_PER_SECOND" not in webhook["service_config"]["environment_variables"]
+
+
+def test_producers_may_only_publish_to_event_topics(template: Template, env_name: str) -> None:
+    env = environment(env_name)
+    for principal in env.publishers:
+        grants = [
+            g
+            for g in template.resources("google_pubsub_topic_iam_member").values()
+            if g["member"] == principal
+        ]
+        assert {g["role"] for g in grants} == {"roles/pubsub.publisher"}
+        assert len(grants) == (3 if env.transactional_topic else 2)
+    project_members = {
+        m["member"] for m in template.resources("google_project_iam_member").values()
+    }
+    assert not set(env.publishers) & project_members
+
+
+def test_no_primitive_roles(template: Template) -> None:
+    roles = {body["role"] for _, _, body in template.all_resources() if "role" in body}
+    assert not roles & {"roles/owner", "roles/editor", "roles/viewer"}
+
+
+def test_labels_and_names(template: Template, env_name: str) -> None:
+    for rtype, name, body in template.all_resources():
+        if rtype in LABELLABLE_WITH_LABELS:
+            labels = body["labels"]
+            assert labels["environment"] == env_name and labels["managed-by"] == "cdktf", name
+            assert labels["component"], name
+        if rtype in {
+            "google_pubsub_topic",
+            "google_pubsub_subscription",
+            "google_cloudfunctions2_function",
+        }:
+            assert NAME.match(body["name"]), body["name"]
+    for policy in template.resources("google_monitoring_alert_policy").values():
+        assert policy["user_labels"]["environment"] == env_name
+
+
+def test_analytics_table_and_subscription(template: Template, env_name: str) -> None:
+    env = environment(env_name)
+    dataset = template.one("google_bigquery_dataset", dataset_id=f"cio_{env_name}_analytics")
+    assert dataset["location"] == env.bigquery.location
+    table = template.one("google_bigquery_table", table_id="webhook_events")
+    assert table["time_partitioning"]["field"] == "timestamp"
+    assert table["time_partitioning"]["type"] == "DAY"
+    assert (
+        table["time_partitioning"]["expiration_ms"]
+        == env.bigquery.table_expiration_days * 86_400_000
+    )
+    assert table["clustering"] == ["metric", "object_type"]
+    sub = template.one("google_pubsub_subscription", name=f"cio-{env_name}-webhook-events-bq")
+    assert sub["bigquery_config"]["use_table_schema"] is True
+    assert (
+        sub["bigquery_config"]["table"]
+        == f"{env.project_id}.cio_{env_name}_analytics.webhook_events"
+    )
+    assert "webhook-events-dead-letter" in sub["dead_letter_policy"]["dead_letter_topic"]
+    editor = template.one("google_bigquery_dataset_iam_member", role="roles/bigquery.dataEditor")
+    assert editor["member"].endswith("@gcp-sa-pubsub.iam.gserviceaccount.com")
+    readers = template.find("google_bigquery_dataset_iam_member", role="roles/bigquery.dataViewer")
+    assert sorted(r["member"] for r in readers) == sorted(env.bigquery.readers)
+
+
+def test_monitoring(template: Template, env_name: str) -> None:
+    env = environment(env_name)
+    template.resource_count_is("google_logging_metric", 1)
+    template.resource_count_is("google_monitoring_dashboard", 1)
+    policies = template.resources("google_monitoring_alert_policy").values()
+    assert len(policies) == 5
+    for policy in policies:
+        assert policy["notification_channels"] == env.monitoring.notification_channels
+        assert policy["documentation"]["content"]
+    metric = template.one("google_logging_metric", name=f"cio-{env_name}-handler-decisions")
+    assert "jsonPayload.decision" in metric["filter"]
+
+
+def test_handler_source_is_a_content_addressed_zip(template: Template) -> None:
+    objects = template.resources("google_storage_bucket_object").values()
+    names = sorted(o["name"] for o in objects)
+    assert [n.split("-")[0] for n in names] == ["identify", "track", "webhook"]
+    assert all(re.match(r"^[a-z]+-[0-9a-f]{16}\.zip$", n) for n in names)
+    assert all(o["source"].startswith("assets/") for o in objects)

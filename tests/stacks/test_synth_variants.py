@@ -1,0 +1,118 @@
+"""Synth behaviour beyond the repository's environments: rules, new files, first deploy, zips."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+from stacks import cdk
+from stacks.app import PolicyViolation, default_tree, synth
+from stacks.config import load_environments
+from stacks.packaging import build_package
+from stacks.platform import PlatformStack
+from tests.stacks.template import Template
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def dev_with(tmp_path: Path, name: str, **overrides: object) -> Path:
+    data = yaml.safe_load((REPO / "environments" / "dev.yaml").read_text())
+    data.update(overrides)
+    folder = tmp_path / "environments"
+    folder.mkdir(exist_ok=True)
+    (folder / f"{name}.yaml").write_text(yaml.safe_dump(data))
+    return folder
+
+
+def test_a_new_environment_is_a_new_file(tmp_path: Path) -> None:
+    folder = dev_with(tmp_path, "qa", project_id="acme-cio-qa", state_bucket="acme-cio-tfstate-qa")
+    out = synth(load_environments(folder=folder), tmp_path / "out")
+    template = Template.from_file(out["qa"])
+    template.has_resource_properties(
+        "google_cloudfunctions2_function", name="cio-qa-track", project="acme-cio-qa"
+    )
+    assert template.data["terraform"]["backend"]["gcs"]["prefix"] == "cio/qa"
+
+
+def test_first_deploy_has_platform_and_empty_secrets_but_no_handlers(tmp_path: Path) -> None:
+    folder = dev_with(tmp_path, "dev", deploy_handlers=False)
+    template = Template.from_file(synth(load_environments(folder=folder), tmp_path / "out")["dev"])
+    template.resource_count_is("google_cloudfunctions2_function", 0)
+    template.resource_count_is("google_secret_manager_secret", 4)
+    template.resource_count_is("google_secret_manager_secret_version", 0)
+    assert template.find("google_pubsub_topic", name="cio-dev-track")
+    assert not [
+        s for s in template.resources("google_pubsub_subscription").values() if "push_config" in s
+    ]
+
+
+def _break_rules(stack: PlatformStack) -> None:
+    cdk.PubsubSubscription(
+        stack,
+        "no-dead-letter",
+        name="cio-dev-rogue",
+        topic="cio-dev-track",
+        push_config={"push_endpoint": "https://example.invalid/"},
+        labels={"component": "test"},
+    )
+    cdk.ProjectIamMember(
+        stack, "editor", project="p", role="roles/editor", member="user:a@example.com"
+    )
+    cdk.CloudRunV2ServiceIamMember(
+        stack,
+        "public",
+        name="cio-dev-track",
+        location="europe-west1",
+        role="roles/run.invoker",
+        member="allUsers",
+    )
+
+
+def test_a_broken_rule_fails_synth_and_leaves_no_output(tmp_path: Path) -> None:
+    envs = [e for e in load_environments() if e.name == "dev"]
+    with pytest.raises(PolicyViolation) as info:
+        synth(envs, tmp_path / "out", extend=_break_rules)
+    message = str(info.value)
+    assert "dev/no-dead-letter: push subscription without a dead-letter policy" in message
+    assert "dev/editor: primitive role roles/editor" in message
+    assert "dev/public: allUsers may be granted only to the public webhook handler" in message
+    assert not (tmp_path / "out" / "stacks" / "dev").exists()
+
+
+def test_synth_is_deterministic(tmp_path: Path, synthesized: dict[str, Path]) -> None:
+    again = synth([e for e in load_environments() if e.name == "staging"], tmp_path / "out")
+    assert again["staging"].read_bytes() == synthesized["staging"].read_bytes()
+
+
+def test_handler_zip_is_reproducible_and_carries_the_shared_library(tmp_path: Path) -> None:
+    tree = default_tree()
+    first = build_package(
+        tree.functions_dir / "track", tree.functions_dir / "cio_shared", tmp_path / "a"
+    )
+    second = build_package(
+        tree.functions_dir / "track", tree.functions_dir / "cio_shared", tmp_path / "b"
+    )
+    assert first.path.read_bytes() == second.path.read_bytes()
+    names = zipfile.ZipFile(first.path).namelist()
+    assert {"main.py", "requirements.txt", "handler.yaml", "cio_shared/__init__.py"} <= set(names)
+    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+
+
+def test_a_code_change_changes_only_that_handlers_object(tmp_path: Path) -> None:
+    functions = tmp_path / "functions"
+    for name in ("track", "cio_shared"):
+        src = REPO / "functions" / name
+        for path in src.rglob("*"):
+            if path.is_file() and "__pycache__" not in path.parts:
+                target = functions / name / path.relative_to(src)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(path.read_bytes())
+    before = build_package(functions / "track", functions / "cio_shared", tmp_path / "a")
+    (functions / "track" / "main.py").write_text(
+        (functions / "track" / "main.py").read_text() + "\n# changed\n"
+    )
+    after = build_package(functions / "track", functions / "cio_shared", tmp_path / "b")
+    assert before.object_name != after.object_name
