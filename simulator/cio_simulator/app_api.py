@@ -1,0 +1,369 @@
+"""The App API (`https://api.customer.io/v1/...`, bearer App API key): read-side lookups.
+
+Shapes follow Customer.io's App API reference (customerAttributesObject, messageObject,
+activityObject, campaignObject, segmentResponseObject, esp_suppression in the document's
+components). People come from the same workspace the Track API writes; campaigns, messages,
+segments, activities and ESP suppressions come from the catalog (`POST /_admin/seed`), plus the
+events the Track API stored, shown as `event` activities.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from cio_simulator.catalog import ESP_SUPPRESSION_TYPES, Catalog, _public_campaign
+from cio_simulator.http import ApiError, Request, Response, Router
+from cio_simulator.people import Person, Ref
+from cio_simulator.workspace import Workspace
+
+ID_TYPES = ("id", "email", "phone", "cio_id")
+DEFAULT_LIMIT = 50
+
+
+def not_found(what: str) -> ApiError:
+    return ApiError(
+        404, {"meta": {"error": f"{what} not found"}}, f"{what} not found", outcome="not_found"
+    )
+
+
+class AppApi:
+    def __init__(self, workspace: Workspace, catalog: Catalog) -> None:
+        self.workspace = workspace
+        self.catalog = catalog
+
+    def register(self, router: Router) -> None:
+        router.add("GET", "/v1/customers", self.customers_by_email)
+        router.add("POST", "/v1/customers", self.search_customers)
+        router.add("GET", "/v1/customers/{customer_id}/attributes", self.attributes)
+        router.add("GET", "/v1/customers/{customer_id}/messages", self.person_messages)
+        router.add("GET", "/v1/customers/{customer_id}/activities", self.person_activities)
+        router.add("GET", "/v1/customers/{customer_id}/segments", self.person_segments)
+        router.add("GET", "/v1/campaigns", self.campaigns)
+        router.add("GET", "/v1/campaigns/{campaign_id}", self.campaign)
+        router.add("GET", "/v1/campaigns/{campaign_id}/metrics", self.campaign_metrics)
+        router.add("GET", "/v1/campaigns/{campaign_id}/actions", self.campaign_actions)
+        router.add("GET", "/v1/campaigns/{campaign_id}/actions/{action_id}", self.campaign_action)
+        router.add("GET", "/v1/messages", self.messages)
+        router.add("GET", "/v1/messages/{message_id}", self.message)
+        router.add("GET", "/v1/segments", self.segments)
+        router.add("GET", "/v1/segments/{segment_id}", self.segment)
+        router.add("GET", "/v1/segments/{segment_id}/membership", self.segment_membership)
+        router.add("GET", "/v1/esp/search_suppression/{email}", self.search_esp_suppression)
+        router.add("GET", "/v1/esp/suppression/{suppression_type}", self.esp_suppressions)
+
+    # -- people -------------------------------------------------------------------------------
+
+    def customers_by_email(self, request: Request) -> Response:
+        email = request.arg("email")
+        if not email:
+            raise ApiError(400, message="query parameter email is required")
+        person = self.workspace.people.find(Ref("email", email))
+        return Response(200, {"results": [identifiers(person)] if person else []})
+
+    def search_customers(self, request: Request) -> Response:
+        """`POST /v1/customers` with a `filter` of attribute conditions (eq, exists; and/or/not)."""
+        body = request.json()
+        if not isinstance(body, dict) or not isinstance(body.get("filter"), dict):
+            raise ApiError(400, message="body must be an object with a filter")
+        with self.workspace.lock:
+            people = [
+                p for p in self.workspace.people.people.values() if _matches(p, body["filter"])
+            ]
+        page, next_token = _page(people, request)
+        return Response(
+            200,
+            {
+                "identifiers": [identifiers(p) for p in page],
+                "ids": [p.identifiers.get("id") for p in page],
+                "next": next_token,
+            },
+        )
+
+    def attributes(self, request: Request) -> Response:
+        person = self._person(request)
+        with self.workspace.lock:
+            attributes = {k: _as_string(v) for k, v in person.attributes.items()}
+            attributes.update({k: v for k, v in person.identifiers.items() if k in ("id", "email")})
+            attributes["cio_id"] = person.cio_id
+            customer = {
+                "id": person.identifiers.get("id"),
+                "identifiers": identifiers(person),
+                "attributes": attributes,
+                "timestamps": {k: int(v) for k, v in person.attribute_timestamps.items()},
+                "unsubscribed": _truthy(person.attributes.get("unsubscribed")),
+                "devices": list(person.devices.values()),
+            }
+        return Response(200, {"customer": customer})
+
+    def person_messages(self, request: Request) -> Response:
+        person = self._person(request)
+        refs = {r.key() for r in person.refs()}
+        with self.catalog.lock:
+            found = [
+                m
+                for m in self.catalog.messages.values()
+                if Ref.from_identifiers(m["customer_identifiers"]).key() in refs
+            ]
+        found = _filter_messages(found, request)
+        page, next_token = _page(sorted(found, key=lambda m: -m["created"]), request)
+        return Response(200, {"messages": page, "next": next_token})
+
+    def person_activities(self, request: Request) -> Response:
+        person = self._person(request)
+        refs = {r.key() for r in person.refs()}
+        with self.catalog.lock:
+            seeded = [
+                a
+                for a in self.catalog.activities
+                if Ref.from_identifiers(a["customer_identifiers"]).key() in refs
+            ]
+        activities = seeded + [_event_activity(e, person) for e in self.workspace.events_of(person)]
+        wanted_type, wanted_name = request.arg("type"), request.arg("name")
+        activities = [
+            a
+            for a in activities
+            if (not wanted_type or a["type"] == wanted_type)
+            and (not wanted_name or a.get("name") == wanted_name)
+        ]
+        page, next_token = _page(sorted(activities, key=lambda a: -a["timestamp"]), request)
+        return Response(200, {"activities": page, "next": next_token})
+
+    def person_segments(self, request: Request) -> Response:
+        person = self._person(request)
+        with self.catalog.lock:
+            segments = [
+                self.catalog.segments[s]
+                for s in sorted(person.segments)
+                if s in self.catalog.segments
+            ]
+        return Response(200, {"segments": segments})
+
+    def _person(self, request: Request) -> Person:
+        id_type = request.arg("id_type", "id") or "id"
+        if id_type not in ID_TYPES:
+            raise ApiError(400, message=f"id_type must be one of {list(ID_TYPES)}")
+        value = request.params["customer_id"]
+        if id_type == "cio_id" and value.startswith("cio_"):
+            value = value[4:]
+        person = self.workspace.people.find(Ref(id_type, value))
+        if person is None:
+            raise not_found("customer")
+        return person
+
+    # -- campaigns ----------------------------------------------------------------------------
+
+    def campaigns(self, request: Request) -> Response:
+        with self.catalog.lock:
+            found = [_public_campaign(c) for c in self.catalog.campaigns.values()]
+        return Response(200, {"campaigns": found})
+
+    def campaign(self, request: Request) -> Response:
+        return Response(200, {"campaign": _public_campaign(self._campaign(request))})
+
+    def campaign_metrics(self, request: Request) -> Response:
+        """`{"metric": {"series": {name: [per-period counts]}}}`, the last period holding the
+        seeded totals (a seeded list is used as the series itself)."""
+        campaign = self._campaign(request)
+        steps = request.int_arg("steps", 7, lowest=1, highest=121)
+        series = {}
+        for name, value in campaign["_metrics"].items():
+            if isinstance(value, list):
+                series[name] = [int(v) for v in value]
+            else:
+                series[name] = [0] * (steps - 1) + [int(value)]
+        return Response(200, {"metric": {"series": series}})
+
+    def campaign_actions(self, request: Request) -> Response:
+        campaign = self._campaign(request)
+        page, next_token = _page(campaign["_action_details"], request)
+        return Response(200, {"actions": page, "next": next_token})
+
+    def campaign_action(self, request: Request) -> Response:
+        campaign = self._campaign(request)
+        action_id = _int_param(request, "action_id", "action")
+        for action in campaign["_action_details"]:
+            if action["id"] == action_id:
+                return Response(200, {"action": action})
+        raise not_found("action")
+
+    def _campaign(self, request: Request) -> dict[str, Any]:
+        campaign_id = _int_param(request, "campaign_id", "campaign")
+        with self.catalog.lock:
+            campaign = self.catalog.campaigns.get(campaign_id)
+        if campaign is None:
+            raise not_found("campaign")
+        return campaign
+
+    # -- messages -----------------------------------------------------------------------------
+
+    def messages(self, request: Request) -> Response:
+        with self.catalog.lock:
+            found = list(self.catalog.messages.values())
+        found = _filter_messages(found, request)
+        page, next_token = _page(sorted(found, key=lambda m: -m["created"]), request)
+        return Response(200, {"messages": page, "next": next_token})
+
+    def message(self, request: Request) -> Response:
+        with self.catalog.lock:
+            message = self.catalog.messages.get(request.params["message_id"])
+        if message is None:
+            raise not_found("message")
+        return Response(200, {"message": message})
+
+    # -- segments -----------------------------------------------------------------------------
+
+    def segments(self, request: Request) -> Response:
+        with self.catalog.lock:
+            return Response(200, {"segments": list(self.catalog.segments.values())})
+
+    def segment(self, request: Request) -> Response:
+        return Response(200, {"segment": self._segment(request)})
+
+    def segment_membership(self, request: Request) -> Response:
+        segment_id = self._segment(request)["id"]
+        with self.workspace.lock:
+            members = [p for p in self.workspace.people.people.values() if segment_id in p.segments]
+        page, next_token = _page(members, request)
+        return Response(
+            200,
+            {
+                "identifiers": [identifiers(p) for p in page],
+                "ids": [p.identifiers.get("id") for p in page],
+                "next": next_token,
+            },
+        )
+
+    def _segment(self, request: Request) -> dict[str, Any]:
+        segment_id = _int_param(request, "segment_id", "segment")
+        with self.catalog.lock:
+            segment = self.catalog.segments.get(segment_id)
+        if segment is None:
+            raise not_found("segment")
+        return segment
+
+    # -- ESP suppressions -----------------------------------------------------------------------
+
+    def search_esp_suppression(self, request: Request) -> Response:
+        """Every suppression the email provider holds for one address, grouped by category."""
+        email = request.params["email"].lower()
+        with self.catalog.lock:
+            found = [s for s in self.catalog.esp_suppressions if s["email"].lower() == email]
+        grouped = [
+            {"category": kind, "suppressions": [_esp_public(s) for s in found if s["type"] == kind]}
+            for kind in ESP_SUPPRESSION_TYPES
+            if any(s["type"] == kind for s in found)
+        ]
+        return Response(200, {"suppressions": grouped})
+
+    def esp_suppressions(self, request: Request) -> Response:
+        kind = request.params["suppression_type"]
+        if kind not in ESP_SUPPRESSION_TYPES:
+            raise ApiError(
+                400, message=f"suppression_type must be one of {list(ESP_SUPPRESSION_TYPES)}"
+            )
+        with self.catalog.lock:
+            found = [_esp_public(s) for s in self.catalog.esp_suppressions if s["type"] == kind]
+        offset = request.int_arg("offset", 0, highest=10**9)
+        limit = request.int_arg("limit", DEFAULT_LIMIT, lowest=1, highest=1000)
+        return Response(200, {"suppressions": found[offset : offset + limit]})
+
+
+def identifiers(person: Person) -> dict[str, Any]:
+    return {
+        "email": person.identifiers.get("email"),
+        "id": person.identifiers.get("id"),
+        "cio_id": person.cio_id,
+    }
+
+
+def _as_string(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _truthy(value: Any) -> bool:
+    """Customer.io treats any case of true, 1 and "1" as unsubscribed."""
+    return (
+        value is True or value == 1 or (isinstance(value, str) and value.lower() in ("true", "1"))
+    )
+
+
+def _int_param(request: Request, name: str, what: str) -> int:
+    try:
+        return int(request.params[name])
+    except ValueError as exc:
+        raise not_found(what) from exc
+
+
+def _page(items: list[Any], request: Request) -> tuple[list[Any], str]:
+    """Cursor paging with `start` / `limit`; `next` is empty on the last page."""
+    start = request.int_arg("start", 0, highest=10**9)
+    limit = request.int_arg("limit", DEFAULT_LIMIT, lowest=1, highest=1000)
+    page = items[start : start + limit]
+    return page, str(start + limit) if start + limit < len(items) else ""
+
+
+def _filter_messages(messages: list[dict[str, Any]], request: Request) -> list[dict[str, Any]]:
+    """The App API's message filters: campaign_id, action_id, type, metric (a reached state)."""
+    wanted = {k: request.arg(k) for k in ("campaign_id", "action_id", "newsletter_id", "type")}
+    metric = request.arg("metric")
+    found = []
+    for message in messages:
+        if any(v is not None and str(message.get(k)) != v for k, v in wanted.items()):
+            continue
+        if metric and not message["metrics"].get(metric):
+            continue
+        found.append(message)
+    return found
+
+
+def _event_activity(event: dict[str, Any], person: Person) -> dict[str, Any]:
+    timestamp = event.get("timestamp") or int(event["received_at"])
+    kind = event.get("type", "event")
+    return {
+        "id": f"sim-event-{event['id'] or id(event)}",
+        "customer_id": person.identifiers.get("id"),
+        "customer_identifiers": identifiers(person),
+        "type": "event" if kind == "event" else f"{kind}",
+        "name": event.get("name"),
+        "timestamp": int(timestamp),
+        "data": event.get("data", {}),
+    }
+
+
+def _esp_public(suppression: dict[str, Any]) -> dict[str, Any]:
+    return {k: suppression[k] for k in ("created", "email", "reason", "status")}
+
+
+def _matches(person: Person, condition: dict[str, Any]) -> bool:
+    if "and" in condition:
+        return all(_matches(person, c) for c in condition["and"])
+    if "or" in condition:
+        return any(_matches(person, c) for c in condition["or"])
+    if "not" in condition:
+        return not _matches(person, condition["not"])
+    if "segment" in condition:
+        return int(condition["segment"].get("id", -1)) in person.segments
+    if "attribute" in condition:
+        spec = condition["attribute"]
+        field, operator = spec.get("field"), spec.get("operator", "eq")
+        value = (
+            person.identifiers.get(field)
+            if field in ("id", "email")
+            else person.attributes.get(field)
+        )
+        if operator == "exists":
+            return value is not None
+        if operator == "eq":
+            return value is not None and _as_string(value) == _as_string(spec.get("value"))
+        raise ApiError(
+            400,
+            message=f"filter operator {operator!r} is not supported by the simulator (eq, exists)",
+        )
+    raise ApiError(400, message="filter conditions are and, or, not, segment or attribute")

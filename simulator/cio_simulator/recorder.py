@@ -1,0 +1,84 @@
+"""The request log and counters the admin endpoints expose. Credentials never land here."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from collections import Counter, deque
+from typing import Any
+
+from cio_simulator.http import Request
+
+REDACTED = "[redacted]"
+_SECRET_HEADERS = ("authorization", "x-cio-signature", "cookie")
+_BODY_KEEP_BYTES = 64 * 1024
+
+
+def redact_headers(headers: Any) -> dict[str, str]:
+    """Header values with credentials replaced; keeps the auth scheme so tests can tell it."""
+    clean = {}
+    for name, value in headers.items():
+        if name.lower() in _SECRET_HEADERS:
+            scheme = value.split(" ", 1)[0] if " " in value else ""
+            clean[name] = f"{scheme} {REDACTED}".strip()
+        else:
+            clean[name] = value
+    return clean
+
+
+def _body(raw: bytes) -> Any:
+    if not raw:
+        return None
+    if len(raw) > _BODY_KEEP_BYTES:
+        return {"_truncated": True, "_bytes": len(raw)}
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return {"_unparsed": raw[:512].decode("utf-8", "replace"), "_bytes": len(raw)}
+
+
+class Recorder:
+    def __init__(self, size: int) -> None:
+        self._lock = threading.Lock()
+        self._entries: deque[dict[str, Any]] = deque(maxlen=size)
+        self._seq = itertools.count(1)
+        self.counters: Counter[str] = Counter()
+
+    def record(self, request: Request, status: int | None, outcome: str, started: float) -> None:
+        entry = {
+            "method": request.method,
+            "path": request.path,
+            "query": request.query,
+            "headers": redact_headers(request.headers),
+            "body": _body(request.body),
+            "status": status,
+            "outcome": outcome,
+            "received_at": time.time() - (time.monotonic() - started),
+            "duration_ms": round((time.monotonic() - started) * 1000, 3),
+        }
+        with self._lock:
+            entry["seq"] = next(self._seq)
+            self._entries.append(entry)
+            self.counters["requests"] += 1
+            self.counters[f"status_{status}" if status is not None else f"no_answer_{outcome}"] += 1
+            if outcome == "rate_limited":
+                self.counters["rate_limited_429"] += 1
+
+    def entries(
+        self, path_prefix: str = "", method: str = "", limit: int = 0
+    ) -> list[dict[str, Any]]:
+        with self._lock:
+            found = [
+                e
+                for e in self._entries
+                if e["path"].startswith(path_prefix)
+                and (not method or e["method"] == method.upper())
+            ]
+        return found[-limit:] if limit else found
+
+    def reset(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self.counters.clear()

@@ -1,0 +1,50 @@
+"""Locate and load Customer.io's published OpenAPI documents (the contract we simulate).
+
+The documents live beside the repository in `shared/reference/customerio/` (read-only). The
+simulator reads them at start-up for request schemas and webhook examples; set
+`CIO_SIM_REFERENCE_DIR` to point elsewhere.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+ENV_VAR = "CIO_SIM_REFERENCE_DIR"
+TRACK_API = "track-api.openapi.json"
+REPORTING_WEBHOOKS = "reporting-webhooks.openapi.json"
+
+
+def _candidates() -> list[Path]:
+    here = Path(__file__).resolve()
+    repo = here.parents[2]
+    found = [Path(os.environ[ENV_VAR])] if os.environ.get(ENV_VAR) else []
+    found += [
+        repo.parent / "shared" / "reference" / "customerio",
+        repo / "shared" / "reference" / "customerio",
+        Path("/work/shared/reference/customerio"),
+    ]
+    return found
+
+
+def reference_dir() -> Path:
+    """The folder holding the OpenAPI documents; raises with the places searched."""
+    for candidate in _candidates():
+        if (candidate / TRACK_API).is_file():
+            return candidate
+    searched = ", ".join(str(c) for c in _candidates())
+    raise FileNotFoundError(
+        f"Customer.io reference documents ({TRACK_API}) not found; searched: {searched}. "
+        f"Set {ENV_VAR} to the folder that holds them."
+    )
+
+
+@cache
+def load_document(name: str) -> dict[str, Any]:
+    """One OpenAPI document, parsed (cached: they are read-only)."""
+    with open(reference_dir() / name, encoding="utf-8") as handle:
+        document: dict[str, Any] = json.load(handle)
+    return document
