@@ -55,7 +55,7 @@ def document_examples() -> dict[str, dict[str, Any]]:
 
 
 def document_event_kinds() -> set[tuple[str, str]]:
-    """(object_type, metric) for every event schema the document defines.
+    """(object_type, metric) for every event schema the document defines, from its enums.
 
     Channel events are schemas named `<object_type>_<metric>` with a `metric` enum; the
     subscription events (`person_*`) may name any channel as their object_type.
@@ -68,14 +68,13 @@ def document_event_kinds() -> set[tuple[str, str]]:
             if name.startswith("person_"):
                 kinds |= {(object_type, metric) for object_type in object_types}
             else:
-                object_type = name[: -len(metric) - 1]
-                assert name == f"{object_type}_{metric}", name
+                [object_type] = [o for o in object_types if name.startswith(f"{o}_")]
                 kinds.add((object_type, metric))
     return kinds
 
 
 def _metric_enum(schema: Mapping[str, Any]) -> list[str]:
-    for part in schema.get("allOf", []):
+    for part in [schema, *schema.get("allOf", [])]:
         metric = part.get("properties", {}).get("metric", {})
         if "enum" in metric:
             return list(metric["enum"])
