@@ -52,6 +52,13 @@ class PlatformStack(cdk.TerraformStack):
                 self, env, manifests, tree.functions_dir, tree.build_dir / env.name, secrets, bus
             )
             public_invokers = handlers.public_invokers
+            unconsumed = sorted(set(bus.event_topics) - {str(m.topic) for m in manifests})
+            if unconsumed:
+                raise ValueError(
+                    f"environments/{env.name}.yaml: topic(s) {unconsumed} have no handler "
+                    "consuming them, so published events would go nowhere; add a handler "
+                    "folder for them or disable the topic"
+                )
         Analytics(self, env, bus, tree.analytics_dir)
         Monitoring(self, env)
         labels = {"environment": env.name, "managed-by": "cdktf", "owner": env.owner, **env.labels}

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from stacks.aspects import label_attribute  # noqa: F401  (import check: aspects load without synth)
 from stacks.config import load_environments
@@ -37,6 +38,23 @@ def template(templates: dict[str, Template], env_name: str) -> Template:
 
 def environment(name: str):  # type: ignore[no-untyped-def]
     return next(e for e in load_environments() if e.name == name)
+
+
+INVENTORY = Path(__file__).parent / "inventory"
+
+
+def test_inventory(template: Template, env_name: str) -> None:
+    """Counts by type and key names, reviewed like a plan (fabric-style inventory files)."""
+    expected = yaml.safe_load((INVENTORY / f"{env_name}.yaml").read_text())
+    assert template.counts() == expected["counts"]
+    keys = {
+        "google_secret_manager_secret": "secret_id",
+        "google_service_account": "account_id",
+        "google_bigquery_table": "table_id",
+    }
+    for rtype, names in expected["names"].items():
+        actual = sorted(r[keys.get(rtype, "name")] for r in template.resources(rtype).values())
+        assert actual == names, rtype
 
 
 def test_one_stack_per_environment_file(synthesized: dict[str, Path]) -> None:
@@ -86,9 +104,8 @@ def test_every_event_topic_has_a_kept_dead_letter_topic(template: Template, env_
         for s in template.resources("google_pubsub_subscription").values()
         if "push_config" not in s and "bigquery_config" not in s
     }
-    sources = ["identify", "track", "webhook-events"] + (
-        ["transactional"] if env_name == "prod" else []
-    )
+    extra = ["transactional"] if environment(env_name).transactional_topic else []
+    sources = ["identify", "track", "webhook-events", *extra]
     for source in sources:
         assert f"cio-{env_name}-{source}" in topics
         assert f"cio-{env_name}-{source}-dead-letter" in topics

@@ -49,6 +49,12 @@ def test_first_deploy_has_platform_and_empty_secrets_but_no_handlers(tmp_path: P
     ]
 
 
+def test_an_event_topic_without_a_handler_fails_synth(tmp_path: Path) -> None:
+    folder = dev_with(tmp_path, "dev", transactional_topic=True)
+    with pytest.raises(ValueError, match=r"\['transactional'\] have no handler consuming them"):
+        synth(load_environments(folder=folder), tmp_path / "out")
+
+
 def _break_rules(stack: PlatformStack) -> None:
     cdk.PubsubSubscription(
         stack,
