@@ -168,6 +168,7 @@ def _private_file(path: Path) -> int:
 def run_plan(paths: Paths, terraform: str, policy: str, run_url: str) -> dict[str, object]:
     """init, plan -out, show -json, summarize. Returns the summary; raises on failure."""
     paths.out_dir.mkdir(parents=True, exist_ok=True)
+    paths.out_dir.chmod(0o700)  # the plan and its JSON can hold sensitive values
     plan_file = paths.out_dir / "plan.tfplan"
     plan_json = paths.out_dir / "plan.json"
     steps: list[tuple[str, ...]] = [
