@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+SECRET_NAMES = ("site-id", "track-api-key", "app-api-key", "webhook-signing-key")
 ENV_NAME = re.compile(r"^[a-z][a-z0-9]{1,11}$")
 PROJECT_ID = r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$"
 LABEL_KEY = r"^[a-z][a-z0-9_-]{0,62}$"
@@ -120,6 +121,11 @@ class Environment(Strict):
         default_factory=list,
         description="User-managed replication locations; empty means automatic replication.",
     )
+    previous_secret_versions: dict[str, Annotated[str, Field(pattern=r"^[0-9]+$")]] = Field(
+        default_factory=dict,
+        description="Secret -> version number still accepted during a key rotation "
+        "(e.g. webhook-signing-key: '3'); handlers see it as their `...@previous` variable.",
+    )
     deploy_handlers: bool = Field(
         default=True,
         description="False for the first deploy: platform and empty secrets only, "
@@ -166,6 +172,12 @@ class Environment(Strict):
                     f">= {where}.timeout_seconds ({scaling.timeout_seconds}), or Pub/Sub "
                     "redelivers while the handler is still working"
                 )
+        unknown = sorted(set(self.previous_secret_versions) - set(SECRET_NAMES))
+        if unknown:
+            raise ValueError(
+                f"previous_secret_versions: unknown secret(s) {unknown}; "
+                f"known: {list(SECRET_NAMES)}"
+            )
         shares = [s.request_share for s in self.handlers.values() if s.request_share]
         if sum(shares) > 1.0 + 1e-9:
             raise ValueError(

@@ -8,11 +8,12 @@ invoke.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from stacks import cdk
 from stacks.config import Environment
 from stacks.event_bus import EventBus
-from stacks.manifests import HandlerManifest
+from stacks.manifests import PREVIOUS, HandlerManifest
 from stacks.naming import days, seconds
 from stacks.packaging import HandlerPackage, build_package
 from stacks.secrets import Secrets
@@ -169,8 +170,7 @@ class Handlers(cdk.Construct):
         )
         member = f"serviceAccount:{account.email}"
         grants: list[cdk.TerraformElement] = [
-            self.secrets.grant_access(scope, logical, member)
-            for logical in sorted(set(manifest.secrets.values()))
+            self.secrets.grant_access(scope, logical, member) for logical in manifest.secret_names()
         ]
         for var, purpose in sorted(manifest.publishes.items()):
             if purpose not in self.bus.topics:
@@ -222,15 +222,7 @@ class Handlers(cdk.Construct):
                 "all_traffic_on_latest_revision": True,
                 "service_account_email": account.email,
                 "environment_variables": self._environment_variables(manifest, share),
-                "secret_environment_variables": [
-                    cdk.cloudfunctions2_function.Cloudfunctions2FunctionServiceConfigSecretEnvironmentVariables(
-                        key=var,
-                        project_id=env.project_id,
-                        secret=self.secrets.by_logical[logical].secret_id,
-                        version="latest",
-                    )
-                    for var, logical in sorted(manifest.secrets.items())
-                ],
+                "secret_environment_variables": self._secret_variables(manifest),
             },
             labels={"component": "handlers", "handler": manifest.name},
             depends_on=grants,
@@ -245,6 +237,27 @@ class Handlers(cdk.Construct):
             )
         if manifest.topic is not None:
             self._push_subscription(scope, manifest, function)
+
+    def _secret_variables(self, manifest: HandlerManifest) -> list[Any]:
+        """Secrets as env vars: `latest`, or the pinned previous version during a rotation."""
+        variables = []
+        for var, reference in sorted(manifest.secrets.items()):
+            logical = reference.removesuffix(PREVIOUS)
+            version = "latest"
+            if reference.endswith(PREVIOUS):
+                pinned = self.env.previous_secret_versions.get(logical)
+                if pinned is None:
+                    continue  # no rotation in progress: the variable stays unset
+                version = pinned
+            variables.append(
+                cdk.cloudfunctions2_function.Cloudfunctions2FunctionServiceConfigSecretEnvironmentVariables(
+                    key=var,
+                    project_id=self.env.project_id,
+                    secret=self.secrets.by_logical[logical].secret_id,
+                    version=version,
+                )
+            )
+        return variables
 
     def _invoker(
         self, scope: cdk.Construct, function: cdk.Cloudfunctions2Function, member: str, id_: str

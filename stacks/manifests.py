@@ -12,8 +12,11 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from stacks.config import SECRET_NAMES
+
 MANIFEST = "handler.yaml"
-SECRETS = ("site-id", "track-api-key", "app-api-key", "webhook-signing-key")
+SECRETS = SECRET_NAMES
+PREVIOUS = "@previous"  # `<secret>@previous`: the version pinned in the environment file
 ENV_VAR = r"^[A-Z][A-Z0-9_]*$"
 HANDLER_NAME = re.compile(r"^[a-z][a-z0-9-]{1,14}$")
 RESERVED_ENV = {
@@ -35,7 +38,11 @@ class HandlerManifest(BaseModel):
     trigger: Literal["pubsub_push", "http_public"]
     topic: Literal["identify", "track", "transactional"] | None = None
     calls_track_api: bool = False
-    secrets: dict[str, Literal[SECRETS]] = Field(default_factory=dict)  # type: ignore[valid-type]
+    secrets: dict[str, str] = Field(
+        default_factory=dict,
+        description="env var -> secret (`<secret>` is the latest version; `<secret>@previous` "
+        "the version named in the environment's previous_secret_versions, for rotation)",
+    )
     publishes: dict[str, str] = Field(default_factory=dict)
     env: dict[str, str] = Field(default_factory=dict)
 
@@ -56,10 +63,19 @@ class HandlerManifest(BaseModel):
                 raise ValueError(f"{var!r} is not an environment variable name (A-Z, 0-9, _)")
             if var in RESERVED_ENV:
                 raise ValueError(f"{var} is set by the stack; do not set it in the manifest")
+        for var, secret in self.secrets.items():
+            if secret.removesuffix(PREVIOUS) not in SECRETS:
+                raise ValueError(
+                    f"secrets.{var}: unknown secret {secret!r}; known: {list(SECRETS)}"
+                )
         duplicates = {n for n in names if names.count(n) > 1}
         if duplicates:
             raise ValueError(f"variables set twice: {sorted(duplicates)}")
         return self
+
+    def secret_names(self) -> list[str]:
+        """The secrets this handler reads (and is granted), without version suffixes."""
+        return sorted({secret.removesuffix(PREVIOUS) for secret in self.secrets.values()})
 
     @property
     def public(self) -> bool:

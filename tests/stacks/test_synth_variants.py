@@ -122,3 +122,24 @@ def test_a_code_change_changes_only_that_handlers_object(tmp_path: Path) -> None
     )
     after = build_package(functions / "track", functions / "cio_shared", tmp_path / "b")
     assert before.object_name != after.object_name
+
+
+def test_key_rotation_pins_the_previous_version(tmp_path: Path) -> None:
+    folder = dev_with(tmp_path, "dev", previous_secret_versions={"webhook-signing-key": "3"})
+    template = Template.from_file(synth(load_environments(folder=folder), tmp_path / "out")["dev"])
+    webhook = template.one("google_cloudfunctions2_function", name="cio-dev-webhook")
+    variables = {v["key"]: v for v in webhook["service_config"]["secret_environment_variables"]}
+    assert variables["CIO_WEBHOOK_SIGNING_KEY"]["version"] == "latest"
+    assert variables["CIO_WEBHOOK_SIGNING_KEY_PREVIOUS"]["version"] == "3"
+    assert (
+        variables["CIO_WEBHOOK_SIGNING_KEY_PREVIOUS"]["secret"]
+        == variables["CIO_WEBHOOK_SIGNING_KEY"]["secret"]
+    )
+
+
+def test_without_rotation_the_previous_key_variable_is_unset(
+    templates: dict[str, Template],
+) -> None:
+    webhook = templates["dev"].one("google_cloudfunctions2_function", name="cio-dev-webhook")
+    keys = [v["key"] for v in webhook["service_config"]["secret_environment_variables"]]
+    assert keys == ["CIO_WEBHOOK_SIGNING_KEY"]
