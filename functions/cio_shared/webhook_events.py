@@ -59,6 +59,10 @@ INTEGER_IDS = (
 )
 STRING_IDS = ("delivery_id", "customer_id", "journey_id")
 
+# Customer.io's document names the field `object_type_type` in its subscription-preferences
+# event (its other events, and its prose, say `object_type`). Read it as object_type when
+# object_type is absent; the original stays in `extra`.
+DOCUMENTED_ALIAS = "object_type_type"
 MAX_EVENT_ID_CHARS = 256  # Pub/Sub attribute values are limited to 1024 bytes
 _EARLIEST = datetime(2010, 1, 1, tzinfo=UTC).timestamp()
 _FUTURE_SLACK_SECONDS = 24 * 3600
@@ -108,6 +112,8 @@ def parse_event(body: bytes, now: float) -> WebhookEvent | Unrecognised:
         return Unrecognised("invalid_json", f"body is not UTF-8 JSON: {type(exc).__name__}")
     if not isinstance(payload, dict):
         return Unrecognised("not_an_object", f"body is a JSON {type(payload).__name__}")
+    if "object_type" not in payload and DOCUMENTED_ALIAS in payload:
+        payload = {"object_type": payload[DOCUMENTED_ALIAS], **payload}
     event_id = payload.get("event_id")
     if not isinstance(event_id, str) or not event_id.strip() or len(event_id) > MAX_EVENT_ID_CHARS:
         return Unrecognised("invalid_event_id", "event_id missing, empty, not a string or too long")

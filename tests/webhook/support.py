@@ -54,6 +54,18 @@ def document_examples() -> dict[str, dict[str, Any]]:
     return {name: example["value"] for name, example in examples.items()}
 
 
+def example_payloads() -> dict[str, dict[str, Any]]:
+    """Every example payload the document yields, by the simulator's extractor: the published
+    examples, then one event per (object_type, metric) schema built from field examples."""
+    from cio_simulator.webhook_examples import example_events
+
+    payloads: dict[str, dict[str, Any]] = {}
+    for example in example_events(unique_ids=False):
+        name = example.name if example.name not in payloads else f"{example.name}-schema"
+        payloads[name] = example.payload
+    return payloads
+
+
 def document_event_kinds() -> set[tuple[str, str]]:
     """(object_type, metric) for every event schema the document defines, from its enums.
 

@@ -20,7 +20,7 @@ from cio_shared.webhook_events import (
     to_row,
 )
 
-from tests.webhook.support import document_event_kinds, document_examples, encode, event
+from tests.webhook.support import document_event_kinds, encode, event, example_payloads
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA: list[dict[str, Any]] = json.loads(
@@ -77,13 +77,13 @@ def _fits(row: dict[str, Any]) -> None:
             pytest.fail(f"column {name} has a type the handler does not produce: {kind}")
 
 
-@pytest.mark.parametrize("name", sorted(document_examples()))
-def test_every_document_example_fits_the_schema(name: str) -> None:
-    payload = document_examples()[name]
+@pytest.mark.parametrize("name", sorted(example_payloads()))
+def test_every_example_fits_the_schema(name: str) -> None:
+    payload = example_payloads()[name]
     row = _published_row(payload)
     _fits(row)
     assert row["data"] == payload["data"]
-    assert row["timestamp"] == "2021-02-11T17:04:49Z"
+    assert row["event_id"] == payload["event_id"]
 
 
 @pytest.mark.parametrize("kind", sorted(document_event_kinds()), ids="-".join)
@@ -152,3 +152,12 @@ def test_unrecognised_shapes_have_a_reason(body: bytes, reason: str) -> None:
 def test_subscription_changes_may_name_a_channel_as_object_type() -> None:
     assert isinstance(parse_event(encode(event("email", "unsubscribed")), NOW), WebhookEvent)
     assert isinstance(parse_event(encode(event("push", "subscribed")), NOW), WebhookEvent)
+
+
+def test_the_documents_object_type_type_field_is_read_as_object_type() -> None:
+    """The document's subscription-preferences event names the field `object_type_type`."""
+    payload = example_payloads()["person_cio_subscription_preferences_changed"]
+    assert "object_type" not in payload
+    row = _published_row(payload)
+    assert row["object_type"] == payload["object_type_type"]
+    assert row["extra"] == {"object_type_type": payload["object_type_type"]}
