@@ -7,9 +7,15 @@ this file. Importing the provider loads its whole jsii assembly (seconds): do it
 
 from __future__ import annotations
 
+import builtins
+import importlib
+import importlib.util
 import os
 import sys
+from importlib.machinery import ModuleSpec
 from pathlib import Path
+from types import ModuleType, SimpleNamespace
+from typing import Any
 
 
 def _prefer_bundled_node() -> None:
@@ -22,7 +28,79 @@ def _prefer_bundled_node() -> None:
         os.environ["PATH"] = f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
 
 
+PROVIDER_PACKAGE = "cdktf_cdktf_provider_google"
+PROVIDER_IMPORT_ENV = "CIO_PROVIDER_IMPORT"
+
+
+def _import_provider_lazily() -> None:
+    """Import the provider package without eagerly importing its ~1,470 resource submodules.
+
+    The package's `__init__` ends with `from . import <submodule>` for every resource, only so
+    that each module's classes register with the jsii runtime: about two thirds of the import
+    time, all on the Python side. Here that `__init__` (its own compiled code) runs with those
+    relative imports deferred: a submodule is imported when first named (`from <package>
+    import x`, `<package>.x`, `from <package>.x import Y`), and the jsii runtime gets the
+    submodule map it uses to import a module on demand should Node hand back a type from one
+    not loaded yet. Node loads the whole assembly either way, so the synthesized JSON is
+    byte-identical (tests/stacks/test_seam_cache.py; bench/bench_synth.py compares both).
+
+    Opt out with `CIO_PROVIDER_IMPORT=eager`: the package's own import, every submodule.
+    """
+    if PROVIDER_PACKAGE in sys.modules or os.environ.get(PROVIDER_IMPORT_ENV) == "eager":
+        return
+    from jsii import _reference_map
+
+    fqn_map = getattr(_reference_map, "_submodule_fqn_map", None)
+    spec = importlib.util.find_spec(PROVIDER_PACKAGE)
+    if fqn_map is None or spec is None or spec.loader is None:
+        return  # a jsii runtime without on-demand imports: keep the eager import
+    deferred: list[str] = []
+    package = _run_package_init(spec, deferred)
+    public: ModuleType = sys.modules[PROVIDER_PACKAGE]  # publication.publish() swapped it in
+
+    def import_on_first_use(attribute: str) -> ModuleType:
+        if attribute in deferred:
+            return importlib.import_module(f"{PROVIDER_PACKAGE}.{attribute}")
+        raise AttributeError(f"module {PROVIDER_PACKAGE!r} has no attribute {attribute!r}")
+
+    public.__getattr__ = import_on_first_use  # type: ignore[method-assign]
+    assembly = package.__dict__["__jsii_assembly__"].name  # "@cdktf/provider-google"
+    for submodule in deferred:  # a jsii submodule's name is the camelCase of the Python one
+        first, *rest = submodule.split("_")
+        camel = first + "".join(part[:1].upper() + part[1:] for part in rest)
+        fqn_map[f"{assembly}.{camel}"] = f"{PROVIDER_PACKAGE}.{submodule}"
+
+
+def _run_package_init(spec: ModuleSpec, deferred: list[str]) -> ModuleType:
+    """Execute the package's `__init__`, recording its `from . import x` names in `deferred`."""
+
+    def deferring_import(
+        name: str,
+        globals: dict[str, Any] | None = None,
+        locals: dict[str, Any] | None = None,
+        fromlist: tuple[str, ...] = (),
+        level: int = 0,
+    ) -> Any:
+        if level == 1 and not name and (globals or {}).get("__name__") == PROVIDER_PACKAGE:
+            deferred.extend(fromlist)  # the names land in the package's private namespace,
+            return SimpleNamespace(**dict.fromkeys(fromlist))  # which nothing reads
+        return builtins.__import__(name, globals, locals, fromlist, level)
+
+    package = importlib.util.module_from_spec(spec)
+    namespace = package.__dict__
+    namespace["__builtins__"] = {**builtins.__dict__, "__import__": deferring_import}
+    sys.modules[PROVIDER_PACKAGE] = package
+    try:
+        exec(spec.loader.get_code(PROVIDER_PACKAGE), namespace)  # type: ignore[union-attr]  # noqa: S102
+    except BaseException:
+        sys.modules.pop(PROVIDER_PACKAGE, None)
+        raise
+    namespace["__builtins__"] = builtins.__dict__
+    return package
+
+
 _prefer_bundled_node()
+_import_provider_lazily()
 
 from cdktf import (
     App,
