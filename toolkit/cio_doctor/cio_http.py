@@ -191,12 +191,15 @@ class CioClient:
             call.error_message = error_message(call.response_body)
 
 
-def track_client(settings: Any, trace: Trace | None = None) -> CioClient:
+def basic_auth(user: str, password: str) -> str:
     import base64
 
-    site, key = settings.track_auth()
-    token = base64.b64encode(f"{site}:{key}".encode()).decode()
-    return CioClient("track", settings.track_url, f"Basic {token}", settings.timeout, trace)
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def track_client(settings: Any, trace: Trace | None = None) -> CioClient:
+    auth = basic_auth(*settings.track_auth())
+    return CioClient("track", settings.track_url, auth, settings.timeout, trace)
 
 
 def app_client(settings: Any, trace: Trace | None = None) -> CioClient:

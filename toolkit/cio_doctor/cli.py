@@ -280,6 +280,47 @@ def dlq_replay(
     _finish(build, as_json, "replaying dead letters")
 
 
+# ---------------------------------------------------------------- network
+
+
+@app.command("network")
+def network_cmd(
+    samples: Annotated[
+        int, typer.Option("--samples", min=1, max=100, help="HTTP probes per API.")
+    ] = 5,
+    ca_file: Annotated[
+        str | None, typer.Option("--ca-file", help="Extra CA bundle (a TLS-intercepting proxy).")
+    ] = None,
+    status_url: Annotated[
+        str | None, typer.Option("--status-url", help="Status page summary JSON (CIO_STATUS_URL).")
+    ] = None,
+    observed_rps: Annotated[
+        float | None,
+        typer.Option(
+            "--observed-rps", min=0, help="Observed requests/s (default: Cloud Monitoring)."
+        ),
+    ] = None,
+    budget: Annotated[
+        int | None, typer.Option("--budget", min=1, help="Request budget/s (default: env file).")
+    ] = None,
+    env: EnvOpt = None,
+    region: RegionOpt = None,
+    timeout: TimeoutOpt = 5.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """DNS, TCP, TLS chain and expiry, HTTP latency percentiles, rate-limit headroom, status page.
+
+    Hosts come from the region, or CIO_TRACK_URL / CIO_APP_URL. Nothing is written to Customer.io.
+    """
+    from cio_doctor.network_report import network_report
+
+    def build() -> Report:
+        settings = _settings(env, region, timeout)
+        return network_report(settings, samples, ca_file, status_url, observed_rps, budget)
+
+    _finish(build, as_json, "checking the network")
+
+
 def main() -> None:
     app()
 
