@@ -18,6 +18,36 @@ from cio_simulator.people import Person, Ref
 from cio_simulator.workspace import Workspace
 
 ID_TYPES = ("id", "email", "phone", "cio_id")
+# Email (custom SMTP) and webhook source addresses from Customer.io's "Allowlist our IP
+# addresses" page; the simulator answers with them but sends from 127.0.0.1 of course.
+WEBHOOK_IPS = {
+    "us": (
+        "35.188.196.183",
+        "104.198.177.219",
+        "104.154.232.87",
+        "130.211.229.195",
+        "104.198.221.24",
+        "104.197.27.15",
+        "35.194.9.154",
+        "104.154.144.51",
+        "104.197.210.12",
+        "35.225.6.73",
+        "35.192.215.166",
+        "34.170.204.100",
+    ),
+    "eu": (
+        "34.76.143.229",
+        "34.78.91.47",
+        "34.77.94.252",
+        "35.187.188.242",
+        "34.78.122.90",
+        "35.195.137.235",
+        "130.211.108.156",
+        "104.199.50.18",
+        "34.78.44.80",
+        "35.205.31.154",
+    ),
+}
 DEFAULT_LIMIT = 50
 
 
@@ -28,9 +58,10 @@ def not_found(what: str) -> ApiError:
 
 
 class AppApi:
-    def __init__(self, workspace: Workspace, catalog: Catalog) -> None:
+    def __init__(self, workspace: Workspace, catalog: Catalog, region: str = "us") -> None:
         self.workspace = workspace
         self.catalog = catalog
+        self.region = region
 
     def register(self, router: Router) -> None:
         router.add("GET", "/v1/customers", self.customers_by_email)
@@ -51,6 +82,7 @@ class AppApi:
         router.add("GET", "/v1/segments/{segment_id}/membership", self.segment_membership)
         router.add("GET", "/v1/esp/search_suppression/{email}", self.search_esp_suppression)
         router.add("GET", "/v1/esp/suppression/{suppression_type}", self.esp_suppressions)
+        router.add("GET", "/v1/info/ip_addresses", self.ip_addresses)
 
     # -- people -------------------------------------------------------------------------------
 
@@ -165,6 +197,8 @@ class AppApi:
         """`{"metric": {"series": {name: [per-period counts]}}}`, the last period holding the
         seeded totals (a seeded list is used as the series itself)."""
         campaign = self._campaign(request)
+        if request.arg("version") not in ("1", "2"):
+            raise ApiError(400, message="query parameter version is required: 1 or 2")
         steps = request.int_arg("steps", 7, lowest=1, highest=121)
         series = {}
         for name, value in campaign["_metrics"].items():
@@ -245,16 +279,16 @@ class AppApi:
     # -- ESP suppressions -----------------------------------------------------------------------
 
     def search_esp_suppression(self, request: Request) -> Response:
-        """Every suppression the email provider holds for one address, grouped by category."""
+        """`{"category", "suppressions"}` as documented: the first category (bounces, blocks,
+        spam_reports, invalid_emails) that holds the address, with its entries."""
         email = request.params["email"].lower()
         with self.catalog.lock:
             found = [s for s in self.catalog.esp_suppressions if s["email"].lower() == email]
-        grouped = [
-            {"category": kind, "suppressions": [_esp_public(s) for s in found if s["type"] == kind]}
-            for kind in ESP_SUPPRESSION_TYPES
-            if any(s["type"] == kind for s in found)
-        ]
-        return Response(200, {"suppressions": grouped})
+        for kind in ESP_SUPPRESSION_TYPES:
+            entries = [_esp_public(s) for s in found if s["type"] == kind]
+            if entries:
+                return Response(200, {"category": _category(kind), "suppressions": entries})
+        return Response(200, {"category": None, "suppressions": []})
 
     def esp_suppressions(self, request: Request) -> Response:
         kind = request.params["suppression_type"]
@@ -266,7 +300,13 @@ class AppApi:
             found = [_esp_public(s) for s in self.catalog.esp_suppressions if s["type"] == kind]
         offset = request.int_arg("offset", 0, highest=10**9)
         limit = request.int_arg("limit", DEFAULT_LIMIT, lowest=1, highest=1000)
-        return Response(200, {"suppressions": found[offset : offset + limit]})
+        return Response(
+            200, {"category": _category(kind), "suppressions": found[offset : offset + limit]}
+        )
+
+    def ip_addresses(self, request: Request) -> Response:
+        """The addresses Customer.io sends webhooks from (the documented call needs no key)."""
+        return Response(200, {"ip_addresses": list(WEBHOOK_IPS[self.region])})
 
 
 def identifiers(person: Person) -> dict[str, Any]:
@@ -335,6 +375,11 @@ def _event_activity(event: dict[str, Any], person: Person) -> dict[str, Any]:
         "timestamp": int(timestamp),
         "data": event.get("data", {}),
     }
+
+
+def _category(kind: str) -> str:
+    """The response's `category`: the document's enum names spam reports `spam`."""
+    return "spam" if kind == "spam_reports" else kind
 
 
 def _esp_public(suppression: dict[str, Any]) -> dict[str, Any]:

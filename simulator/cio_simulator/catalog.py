@@ -181,7 +181,7 @@ class Catalog:
             "deduplicate_id": f"{message_id}:{now}",
             "message_template_id": message.get("action_id"),
             "customer_id": message.get("customer_id"),
-            "customer_identifiers": {ref.kind: ref.value},
+            "customer_identifiers": self._identifiers(ref),
             "recipient": message.get("recipient", ""),
             "subject": message.get("subject", ""),
             "type": message.get("type", "email"),
@@ -207,7 +207,7 @@ class Catalog:
                 "id": activity_id,
                 "customer_id": activity.get("customer_id")
                 or (ref.value if ref.kind == "id" else None),
-                "customer_identifiers": {ref.kind: ref.value},
+                "customer_identifiers": self._identifiers(ref),
                 "type": activity.get("type", "event"),
                 "name": activity.get("name"),
                 "timestamp": activity.get("timestamp", int(time.time())),
@@ -232,6 +232,17 @@ class Catalog:
                 "status": suppression.get("status", ""),
             }
         )
+
+    def _identifiers(self, ref: Ref) -> dict[str, Any]:
+        """`customer_identifiers` as the App API shows them: email, id and cio_id, null if unset."""
+        person = self.workspace.people.find(ref)
+        if person is None:
+            return {"email": None, "id": None, "cio_id": None, ref.kind: ref.value}
+        return {
+            "email": person.identifiers.get("email"),
+            "id": person.identifiers.get("id"),
+            "cio_id": person.cio_id,
+        }
 
     def snapshot(self) -> dict[str, Any]:
         with self.lock:

@@ -33,6 +33,7 @@ _KNOWN_STATUSES = {s.value for s in HTTPStatus}
 ADMIN_PREFIX = "/_admin/"
 TRACK_PREFIX = "/api/"
 APP_PREFIX = "/v1/"
+PUBLIC_APP_PATHS = frozenset({"/v1/info/ip_addresses"})  # documented without an App API key
 
 
 class _Server(ThreadingHTTPServer):
@@ -144,7 +145,7 @@ class Simulator:
         self._reset_buckets()
         self.router = Router()
         TrackApi(self.workspace, self.config).register(self.router)
-        AppApi(self.workspace, self.catalog).register(self.router)
+        AppApi(self.workspace, self.catalog, self.config.region).register(self.router)
         self.admin_router = Router()
         AdminApi(self).register(self.admin_router)
         self._server: _Server | None = None
@@ -238,6 +239,8 @@ class Simulator:
         if request.path.startswith(TRACK_PREFIX):
             auth.check_basic(header, self.config.site_id, self.config.track_api_key)
             return "track"
+        if request.path in PUBLIC_APP_PATHS:
+            return "app"
         if request.path.startswith(APP_PREFIX):
             auth.check_bearer(header, self.config.app_api_key)
             return "app"

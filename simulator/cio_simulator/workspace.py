@@ -148,7 +148,7 @@ class Workspace:
             if person is None:
                 return self._ignore("add_device", ref, "no person matches")
             token = str(device.get("id") or device.get("token"))
-            stored = {**device, "id": token}
+            stored = {**device, "id": token, "token": token}
             stored.setdefault("last_used", int(time.time()))
             person.devices[token] = stored
             return "stored"
