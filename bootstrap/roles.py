@@ -33,10 +33,8 @@ SECRETS_ROLE_PERMISSIONS = (
 # accounts). The deployer's projectIamAdmin binding is conditioned on this list, so the
 # deployer cannot grant itself or anyone else owner/editor or any other role.
 GRANTABLE_PROJECT_ROLES = (
-    "roles/artifactregistry.writer",
-    "roles/cloudtrace.agent",
-    "roles/logging.logWriter",
-    "roles/monitoring.metricWriter",
+    "roles/artifactregistry.writer",  # the functions' build account pushes images
+    "roles/logging.logWriter",  # the functions' build account writes build logs
 )
 PRIMITIVE_ROLES = frozenset({"roles/owner", "roles/editor", "roles/viewer"})
 
@@ -82,7 +80,6 @@ RESOURCE_ROLES: dict[str, Access] = {
     "google_project_iam_member": Access(
         "roles/resourcemanager.projectIamAdmin", "roles/iam.securityReviewer"
     ),
-    "data.google_project": Access("roles/browser", "roles/browser"),
 }
 
 # Roles that no resource type explains but a deploy needs anyway.
@@ -103,14 +100,14 @@ WHY = {
     "(run.services.setIamPolicy is only in run.admin)",
     "roles/iam.serviceAccountAdmin": "create the per-handler service accounts and their "
     "account-level bindings (Pub/Sub agent mints push OIDC tokens)",
-    "roles/storage.admin": "the function source bucket, its objects and bucket IAM; the state",
+    "roles/storage.admin": "the function source bucket, its objects and bucket IAM; the "
+    "state objects and their lock",
     "roles/bigquery.dataOwner": "the analytics dataset, table, views and dataset IAM",
     "roles/logging.configWriter": "log-based metrics on the handlers' decisions",
     "roles/monitoring.alertPolicyEditor": "alert policies",
     "roles/monitoring.dashboardEditor": "the dashboard",
     "roles/resourcemanager.projectIamAdmin": "project-level grants for the handlers' accounts, "
     "conditioned to GRANTABLE_PROJECT_ROLES only",
-    "roles/browser": "read the project (data google_project: project number)",
     "roles/pubsub.viewer": "refresh topics and subscriptions",
     "roles/secretmanager.viewer": "refresh secret metadata (not values)",
     "roles/iam.securityReviewer": "refresh IAM policies (getIamPolicy) of every resource",

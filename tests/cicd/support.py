@@ -13,6 +13,7 @@ GITHUB = REPO / ".github"
 WORKFLOWS = sorted((GITHUB / "workflows").glob("*.yml"))
 ACTIONS = sorted((GITHUB / "actions").glob("*/action.yml"))
 PYTHON = REPO / ".venv" / "bin" / "python"
+Stacks = dict[str, dict[str, Any]]  # synthesized cdk.tf.json documents by stack name
 USES = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<ref>\S+)(?P<comment>\s+#.*)?$")
 
 

@@ -1,0 +1,75 @@
+"""The CI accounts' roles against what the environment stacks really synthesize: every
+resource type is covered by a role the deployer (write) and the planner (read) hold, and
+no granted role goes unused. Reads `cio-platform synth --all` output."""
+
+from __future__ import annotations
+
+from bootstrap import roles
+from tests.cicd.support import Stacks
+
+
+def types_in(stacks: Stacks) -> set[str]:
+    found = set()
+    for stack in stacks.values():
+        for kind in ("resource", "data"):
+            found.update(roles.resource_key(kind, t) for t in stack.get(kind, {}))
+    return found
+
+
+def test_every_synthesized_type_has_a_role(synthesized_stacks: Stacks) -> None:
+    missing = types_in(synthesized_stacks) - set(roles.RESOURCE_ROLES)
+    assert not missing, f"add these to bootstrap/roles.py RESOURCE_ROLES: {sorted(missing)}"
+
+
+def test_deployer_and_planner_hold_the_roles_those_types_need(synthesized_stacks: Stacks) -> None:
+    deployer, planner = roles.deployer_roles(), roles.planner_roles()
+    for kind in types_in(synthesized_stacks):
+        access = roles.RESOURCE_ROLES[kind]
+        assert access.deployer in deployer, f"{kind}: deployer lacks {access.deployer}"
+        assert access.planner in planner, f"{kind}: planner lacks {access.planner}"
+    assert all(reason for reason in {**deployer, **planner}.values()), "every role says why"
+
+
+def test_nothing_broader_than_needed(synthesized_stacks: Stacks) -> None:
+    used = types_in(synthesized_stacks)
+    needed_deployer = {roles.RESOURCE_ROLES[t].deployer for t in used} | set(roles.DEPLOYER_EXTRA)
+    needed_planner = {roles.RESOURCE_ROLES[t].planner for t in used} | set(roles.PLANNER_EXTRA)
+    assert set(roles.deployer_roles()) == needed_deployer
+    assert set(roles.planner_roles()) == needed_planner
+    everything = set(roles.deployer_roles()) | set(roles.planner_roles())
+    assert not everything & roles.PRIMITIVE_ROLES
+    admins = {r for r in everything if r.lower().endswith("admin")}
+    assert admins == {
+        "roles/iam.serviceAccountAdmin",
+        "roles/pubsub.admin",  # setIamPolicy on topics/subscriptions exists only here
+        "roles/resourcemanager.projectIamAdmin",  # conditioned to the grantable roles
+        "roles/run.admin",  # the webhook's public invoker binding
+        "roles/storage.admin",
+    }, "a new admin-level role needs a reason no narrower role works"
+
+
+def test_deployer_grants_exactly_the_project_roles_the_stacks_grant(
+    synthesized_stacks: Stacks,
+) -> None:
+    granted = {
+        member["role"]
+        for stack in synthesized_stacks.values()
+        for member in stack.get("resource", {}).get("google_project_iam_member", {}).values()
+    }
+    assert granted == set(roles.GRANTABLE_PROJECT_ROLES), (
+        "update GRANTABLE_PROJECT_ROLES (the deployer's IAM condition) to the stacks' grants"
+    )
+
+
+def test_act_as_is_needed(synthesized_stacks: Stacks) -> None:
+    """serviceAccountUser is the one role no type explains: functions and push subscriptions
+    run as service accounts the stacks create, and attaching one needs actAs."""
+    attached = 0
+    for stack in synthesized_stacks.values():
+        resources = stack.get("resource", {})
+        for function in resources.get("google_cloudfunctions2_function", {}).values():
+            attached += bool(function.get("service_config", {}).get("service_account_email"))
+        for subscription in resources.get("google_pubsub_subscription", {}).values():
+            attached += bool(subscription.get("push_config", {}).get("oidc_token"))
+    assert attached > 0
+    assert "roles/iam.serviceAccountUser" in roles.deployer_roles()
