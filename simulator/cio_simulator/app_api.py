@@ -102,15 +102,7 @@ class AppApi:
             people = [
                 p for p in self.workspace.people.people.values() if _matches(p, body["filter"])
             ]
-        page, next_token = _page(people, request)
-        return Response(
-            200,
-            {
-                "identifiers": [identifiers(p) for p in page],
-                "ids": [p.identifiers.get("id") for p in page],
-                "next": next_token,
-            },
-        )
+        return _people_page(people, request)
 
     def attributes(self, request: Request) -> Response:
         person = self._person(request)
@@ -222,12 +214,7 @@ class AppApi:
         raise not_found("action")
 
     def _campaign(self, request: Request) -> dict[str, Any]:
-        campaign_id = _int_param(request, "campaign_id", "campaign")
-        with self.catalog.lock:
-            campaign = self.catalog.campaigns.get(campaign_id)
-        if campaign is None:
-            raise not_found("campaign")
-        return campaign
+        return self._lookup(self.catalog.campaigns, request, "campaign")
 
     # -- messages -----------------------------------------------------------------------------
 
@@ -258,23 +245,21 @@ class AppApi:
         segment_id = self._segment(request)["id"]
         with self.workspace.lock:
             members = [p for p in self.workspace.people.people.values() if segment_id in p.segments]
-        page, next_token = _page(members, request)
-        return Response(
-            200,
-            {
-                "identifiers": [identifiers(p) for p in page],
-                "ids": [p.identifiers.get("id") for p in page],
-                "next": next_token,
-            },
-        )
+        return _people_page(members, request)
 
     def _segment(self, request: Request) -> dict[str, Any]:
-        segment_id = _int_param(request, "segment_id", "segment")
+        return self._lookup(self.catalog.segments, request, "segment")
+
+    def _lookup(
+        self, table: dict[int, dict[str, Any]], request: Request, what: str
+    ) -> dict[str, Any]:
+        """The catalog entry named by the `<what>_id` path parameter, or 404."""
+        key = _int_param(request, f"{what}_id", what)
         with self.catalog.lock:
-            segment = self.catalog.segments.get(segment_id)
-        if segment is None:
-            raise not_found("segment")
-        return segment
+            found = table.get(key)
+        if found is None:
+            raise not_found(what)
+        return found
 
     # -- ESP suppressions -----------------------------------------------------------------------
 
@@ -347,6 +332,19 @@ def _page(items: list[Any], request: Request) -> tuple[list[Any], str]:
     limit = request.int_arg("limit", DEFAULT_LIMIT, lowest=1, highest=1000)
     page = items[start : start + limit]
     return page, str(start + limit) if start + limit < len(items) else ""
+
+
+def _people_page(people: list[Person], request: Request) -> Response:
+    """A page of people as the App API lists them: identifiers, ids and the next cursor."""
+    page, next_token = _page(people, request)
+    return Response(
+        200,
+        {
+            "identifiers": [identifiers(p) for p in page],
+            "ids": [p.identifiers.get("id") for p in page],
+            "next": next_token,
+        },
+    )
 
 
 def _filter_messages(messages: list[dict[str, Any]], request: Request) -> list[dict[str, Any]]:

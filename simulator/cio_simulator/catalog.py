@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from cio_simulator.http import ApiError
@@ -41,35 +42,24 @@ class Catalog:
 
     def seed(self, data: dict[str, Any]) -> dict[str, int]:
         """Add what `data` describes; returns how many of each kind were added."""
-        known = {
-            "people",
-            "segments",
-            "campaigns",
-            "messages",
-            "activities",
-            "esp_suppressions",
-            "suppressed",
+        seeders: dict[str, Callable[[dict[str, Any]], Any]] = {
+            "segments": self._seed_segment,
+            "campaigns": self._seed_campaign,
+            "people": self._seed_person,
+            "messages": self._seed_message,
+            "activities": self._seed_activity,
+            "esp_suppressions": self._seed_esp_suppression,
+            "suppressed": lambda identifiers: self.workspace.suppress(_ref(identifiers)),
         }
-        unknown = set(data) - known
+        unknown = set(data) - set(seeders)
         if unknown:
             raise ApiError(
-                400, message=f"unknown seed keys {sorted(unknown)}; known: {sorted(known)}"
+                400, message=f"unknown seed keys {sorted(unknown)}; known: {sorted(seeders)}"
             )
         with self.lock:
-            for segment in data.get("segments", []):
-                self._seed_segment(segment)
-            for campaign in data.get("campaigns", []):
-                self._seed_campaign(campaign)
-            for person in data.get("people", []):
-                self._seed_person(person)
-            for message in data.get("messages", []):
-                self._seed_message(message)
-            for activity in data.get("activities", []):
-                self._seed_activity(activity)
-            for suppression in data.get("esp_suppressions", []):
-                self._seed_esp_suppression(suppression)
-            for identifiers in data.get("suppressed", []):
-                self.workspace.suppress(_ref(identifiers))
+            for key, seeder in seeders.items():  # segments and people before what refers to them
+                for item in data.get(key, []):
+                    seeder(item)
         return {key: len(value) for key, value in data.items() if isinstance(value, list)}
 
     def _seed_segment(self, segment: dict[str, Any]) -> None:
@@ -159,18 +149,8 @@ class Catalog:
             target.segments |= {int(s) for s in person.get("segments", [])}
             for device in person.get("devices", []):
                 target.devices[str(device["id"])] = dict(device)
-            for segment_id in target.segments:
-                self.segments.setdefault(
-                    segment_id,
-                    {
-                        "id": segment_id,
-                        "name": f"Segment {segment_id}",
-                        "description": "",
-                        "state": "finished",
-                        "type": "dynamic",
-                        "tags": [],
-                    },
-                )
+            for segment_id in target.segments - set(self.segments):
+                self._seed_segment({"id": segment_id})
 
     def _seed_message(self, message: dict[str, Any]) -> None:
         message_id = str(message.get("id") or f"sim-msg-{next(self._message_ids)}")
