@@ -1,0 +1,62 @@
+"""IAM grants: no public principals, no primitive roles, on any resource."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from checkov.common.models.enums import CheckCategories, CheckResult
+from cio_policy import (
+    IAM_GRANTS,
+    PRIMITIVE_ROLES,
+    PUBLIC_MEMBERS,
+    StackDocument,
+    StackResourceCheck,
+    members,
+)
+
+
+class NoPublicMembers(StackResourceCheck):
+    """The public webhook's invoker grant is the one intended exception: it is suppressed,
+    with its reason, in policy/suppressions.yaml, so a second public grant needs a review."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            name="Ensure no IAM grant names allUsers or allAuthenticatedUsers (only the "
+            "reviewed public webhook invoker, by suppression)",
+            id="CKV_CIO_3",
+            supported_resources=IAM_GRANTS,
+            categories=(CheckCategories.IAM,),
+        )
+
+    def evaluate(
+        self, stack: StackDocument, rtype: str, name: str, resource: dict[str, Any]
+    ) -> CheckResult:
+        self.evaluated_keys = ["member", "members"]
+        public = sorted(PUBLIC_MEMBERS & members(resource))
+        if public:
+            return self.fail(f"grants {resource.get('role')} to {', '.join(public)}")
+        return CheckResult.PASSED
+
+
+class NoPrimitiveRoles(StackResourceCheck):
+    def __init__(self) -> None:
+        super().__init__(
+            name="Ensure no IAM grant uses a primitive role (roles/owner, roles/editor, "
+            "roles/viewer) on any resource",
+            id="CKV_CIO_7",
+            supported_resources=IAM_GRANTS,
+            categories=(CheckCategories.IAM,),
+        )
+
+    def evaluate(
+        self, stack: StackDocument, rtype: str, name: str, resource: dict[str, Any]
+    ) -> CheckResult:
+        self.evaluated_keys = ["role"]
+        role = resource.get("role")
+        if role in PRIMITIVE_ROLES:
+            return self.fail(f"primitive role {role}: grant a predefined role instead")
+        return CheckResult.PASSED
+
+
+public_members = NoPublicMembers()
+primitive_roles = NoPrimitiveRoles()

@@ -1,0 +1,110 @@
+"""Command line of the policy gate (`python -m stacks.policy_gate --help`)."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from stacks.policy_gate import report
+from stacks.policy_gate.scanner import ScannerError, scan
+from stacks.policy_gate.stackfile import StackFile, stack_file
+from stacks.policy_gate.structure import check_structure
+from stacks.policy_gate.suppressions import SuppressionError, load_suppressions
+from stacks.policy_gate.verdict import judge
+
+REPO = Path(__file__).resolve().parents[2]
+EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
+PIN = re.compile(r"^checkov==(\S+)$", re.MULTILINE)
+PROJECT_CHECK = re.compile(r"""id=["'](CKV_CIO_\d+)["']""")
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m stacks.policy_gate",
+        description="Structure, checkov and project checks over every synthesized stack.",
+    )
+    parser.add_argument(
+        "--outdir",
+        type=Path,
+        default=REPO / "cdktf.out",
+        help="the synth output folder (default cdktf.out)",
+    )
+    parser.add_argument(
+        "--env",
+        action="append",
+        dest="envs",
+        metavar="NAME",
+        help="check only this environment (repeatable; default: every environments/*.yaml)",
+    )
+    parser.add_argument("--suppressions", type=Path, default=REPO / "policy/suppressions.yaml")
+    parser.add_argument("--checks-dir", type=Path, default=REPO / "policy/checks")
+    parser.add_argument("--reports", type=Path, default=REPO / "reports/policy")
+    parser.add_argument("--checkov", type=Path, default=REPO / ".venv-checkov/bin/checkov")
+    return parser.parse_args(argv)
+
+
+def environment_names() -> list[str]:
+    return sorted(p.stem for p in (REPO / "environments").glob("*.yaml"))
+
+
+def pinned_version() -> str | None:
+    pins = REPO / "requirements/checkov.txt"
+    match = PIN.search(pins.read_text(encoding="utf-8")) if pins.exists() else None
+    return match.group(1) if match else None
+
+
+def project_checks(checks_dir: Path) -> list[str]:
+    found = {m for p in checks_dir.glob("*.py") for m in PROJECT_CHECK.findall(p.read_text())}
+    return sorted(found, key=lambda c: int(c.rsplit("_", 1)[1]))
+
+
+def load_stacks(outdir: Path, envs: list[str]) -> list[StackFile]:
+    missing = [str(stack_file(outdir, e)) for e in envs if not stack_file(outdir, e).exists()]
+    if missing:
+        raise FileNotFoundError(
+            f"not synthesized: {', '.join(missing)}; run `cio-platform synth --all"
+            f"{'' if outdir == REPO / 'cdktf.out' else f' --outdir {outdir}'}` first"
+        )
+    return [StackFile.load(env, stack_file(outdir, env)) for env in envs]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    started = time.monotonic()
+    args = parse_args(argv)
+    envs = args.envs or environment_names()
+    try:
+        suppressions = load_suppressions(args.suppressions, set(environment_names()) | set(envs))
+        stacks = load_stacks(args.outdir.resolve(), envs)
+        structure = {s.env: check_structure(s) for s in stacks}
+        cwd = REPO if args.outdir.resolve().is_relative_to(REPO) else args.outdir.resolve()
+        scans = scan(stacks, args.checkov, args.checks_dir, args.reports, cwd)
+    except (SuppressionError, FileNotFoundError, ValueError, ScannerError) as exc:
+        print(f"policy gate: cannot run: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    verdicts = [judge(s, scans[s.env], structure[s.env], suppressions) for s in stacks]
+    version = next(iter(scans.values())).version
+    pin = pinned_version()
+    if pin and version != pin:
+        for verdict in verdicts:
+            verdict.problems.append(f"checkov {version} ran, requirements/checkov.txt pins {pin}")
+    by_env = {s.env: s for s in stacks}
+    report.write_reports(args.reports, by_env, verdicts, version, cwd)
+    checks = project_checks(args.checks_dir)
+    print(
+        f"policy gate: checkov {version} (terraform_json) with {len(checks)} project checks "
+        f"({checks[0] if checks else '-'}..{checks[-1] if checks else '-'}), "
+        f"{len(suppressions)} suppressions"
+    )
+    print(report.table(verdicts))
+    for line in report.problems(verdicts, by_env):
+        print(f"  {line}")
+    passed = all(v.ok for v in verdicts)
+    print(
+        f"policy gate {'passed' if passed else 'FAILED'} in {time.monotonic() - started:.1f}s; "
+        f"reports in {args.reports}"
+    )
+    return EXIT_OK if passed else EXIT_FAILED

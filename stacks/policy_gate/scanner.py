@@ -1,0 +1,132 @@
+"""Run checkov from its own virtual environment over every stack and read back its JSON
+results. Checkov is never imported here: its dependency pins conflict with ours."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from stacks.policy_gate.stackfile import StackFile
+
+JSON_REPORT = "results_json.json"
+SARIF_REPORT = "results_sarif.sarif"
+LOG = "checkov.log"
+PROJECT_PREFIX = "CKV_CIO_"
+# Lines checkov logs (and then carries on) when a project check is broken.
+LOAD_ERRORS = ("Cannot load external check", "Failed to run check")
+CHECKOV_TIMEOUT = 300
+
+
+class ScannerError(RuntimeError):
+    """Checkov could not run, or its output is not what the gate expects."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    check_id: str
+    check_name: str
+    address: str
+    lines: tuple[int, int]
+    details: tuple[str, ...] = ()
+
+
+@dataclass
+class ScanResult:
+    env: str
+    version: str
+    passed: list[Finding] = field(default_factory=list)
+    failed: list[Finding] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    report_dir: Path = Path()
+
+
+def _finding(stack: StackFile, record: dict[str, Any]) -> Finding:
+    return Finding(
+        check_id=record["check_id"],
+        check_name=record["check_name"],
+        address=stack.address_of(record["resource"]),
+        lines=(int(record["file_line_range"][0]), int(record["file_line_range"][1])),
+        details=tuple(record.get("details") or ()),
+    )
+
+
+def _run_checkov(argv: list[str], cwd: Path, report_dir: Path) -> Path:
+    env = {**os.environ, "BC_SKIP_MAPPING": "TRUE", "LOG_LEVEL": "WARNING"}
+    try:
+        done = subprocess.run(
+            argv,
+            check=False,
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=CHECKOV_TIMEOUT,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ScannerError(f"checkov did not run: {exc}") from None
+    log = report_dir / LOG
+    log.write_text(done.stdout + done.stderr, encoding="utf-8")
+    report = report_dir / JSON_REPORT
+    if done.returncode != 0 or not report.exists():
+        tail = "\n".join(done.stderr.strip().splitlines()[-5:])
+        raise ScannerError(f"checkov exited {done.returncode} without results (log: {log})\n{tail}")
+    return log
+
+
+def scan(
+    stacks: list[StackFile], checkov: Path, checks_dir: Path, report_dir: Path, cwd: Path
+) -> dict[str, ScanResult]:
+    """One checkov process over every stack (its start-up is most of its run time).
+
+    Files are passed relative to `cwd` (checkov's working directory): the project checks
+    find the document through that path, and SARIF locations stay repository-relative.
+    """
+    if not os.access(checkov, os.X_OK):
+        raise ScannerError(f"{checkov} is missing: build it with `make checkov-venv`")
+    report_dir.mkdir(parents=True, exist_ok=True)
+    by_file = {"/" + os.path.relpath(s.path, cwd): s for s in stacks}
+    argv = [str(checkov)]
+    for relative in by_file:
+        argv += ["--file", relative.lstrip("/")]
+    argv += [
+        "--framework", "terraform_json",
+        "--external-checks-dir", str(checks_dir.resolve()),
+        "--skip-download",  # offline: no guidelines or severities from Prisma Cloud
+        "--soft-fail",  # findings are the gate's to judge; a non-zero exit means a crash
+        "--output", "json", "--output", "sarif",
+        "--output-file-path", str(report_dir.resolve()),
+    ]  # fmt: skip
+    log = _run_checkov(argv, cwd, report_dir)
+    data = json.loads((report_dir / JSON_REPORT).read_text(encoding="utf-8"))
+    parts = [p for p in (data if isinstance(data, list) else [data]) if isinstance(p, dict)]
+    part = next((p for p in parts if p.get("check_type") == "terraform_json"), None)
+    if part is None:
+        raise ScannerError(f"no terraform_json results in {report_dir / JSON_REPORT}")
+    version = str(part["summary"].get("checkov_version", ""))
+    results = {s.env: ScanResult(s.env, version, report_dir=report_dir) for s in stacks}
+    for key, target in (("passed_checks", "passed"), ("failed_checks", "failed")):
+        for record in part.get("results", {}).get(key, []):
+            stack = by_file.get(record["file_path"])
+            if stack is None:
+                raise ScannerError(f"checkov reported an unexpected file {record['file_path']}")
+            getattr(results[stack.env], target).append(_finding(stack, record))
+    errors = [
+        f"checkov: {line.strip()}"
+        for line in log.read_text(encoding="utf-8").splitlines()
+        if any(marker in line for marker in LOAD_ERRORS)
+    ]
+    parsing = {Path(e) for e in part.get("results", {}).get("parsing_errors", [])}
+    for stack in stacks:
+        result = results[stack.env]
+        result.problems += errors
+        if stack.path.resolve() in parsing:
+            result.problems.append(f"checkov could not parse {stack.path}")
+        if stack.resources and not any(
+            f.check_id.startswith(PROJECT_PREFIX) for f in result.passed + result.failed
+        ):
+            result.problems.append(f"no {PROJECT_PREFIX}* result: the project checks did not run")
+    return results

@@ -1,0 +1,72 @@
+"""A synthesized stack read back: resources by address, with their construct paths."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+STACK_FILE = "cdk.tf.json"
+
+
+@dataclass(frozen=True)
+class ResourceInfo:
+    address: str  # google_storage_bucket.handlers_sources_602D480E
+    type: str
+    name: str
+    path: str  # construct path below the stack (handlers/sources), or "" when not from CDKTF
+
+
+@dataclass(frozen=True)
+class StackFile:
+    env: str
+    path: Path
+    data: dict[str, Any]
+    resources: dict[str, ResourceInfo]
+
+    @classmethod
+    def load(cls, env: str, path: Path) -> StackFile:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: a Terraform JSON document is an object")
+        resources: dict[str, ResourceInfo] = {}
+        for rtype, by_name in (data.get("resource") or {}).items():
+            if rtype == "//" or not isinstance(by_name, dict):
+                continue
+            for name, body in by_name.items():
+                if name == "//":
+                    continue
+                address = f"{rtype}.{name}"
+                resources[address] = ResourceInfo(address, rtype, name, construct_path(body, env))
+        return cls(env, path, data, resources)
+
+    def address_of(self, checkov_resource: str) -> str:
+        """The address of a checkov record's resource.
+
+        Checkov's terraform_json runner names resources `resource.<name>` (without the type);
+        CDKTF names are unique across types, so the name identifies the resource.
+        """
+        if checkov_resource in self.resources:
+            return checkov_resource
+        name = checkov_resource.removeprefix("resource.")
+        found = [a for a, info in self.resources.items() if info.name == name]
+        if len(found) != 1:
+            raise LookupError(
+                f"{self.path}: checkov reported {checkov_resource!r}, which matches "
+                f"{len(found)} resources"
+            )
+        return found[0]
+
+
+def construct_path(body: Any, env: str) -> str:
+    """`//`.metadata.path without the leading stack name: stable across environments."""
+    if not isinstance(body, dict):
+        return ""
+    metadata = (body.get("//") or {}).get("metadata") or {}
+    path = str(metadata.get("path") or "")
+    return path.removeprefix(f"{env}/")
+
+
+def stack_file(outdir: Path, env: str) -> Path:
+    return outdir / "stacks" / env / STACK_FILE

@@ -1,0 +1,105 @@
+"""policy/suppressions.yaml: the conscious exceptions, each with its reason.
+
+```yaml
+suppressions:
+  - check: CKV_GCP_62
+    resource: google_storage_bucket.handlers_sources_602D480E   # or a construct path
+    environments: [dev, staging, prod]
+    reason: why this is accepted
+```
+
+`resource` is a resource address or the construct path below the stack (`//`.metadata.path
+without the environment, e.g. `handlers/webhook/public-invoker`); shell-style wildcards are
+allowed in both. A suppression applies to the environments it lists only.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from pathlib import Path
+
+import yaml
+
+from stacks.policy_gate.stackfile import ResourceInfo
+
+CHECK_ID = re.compile(r"^CKV2?_[A-Z0-9]+_\d+$")
+FIELDS = {"check", "resource", "environments", "reason"}
+MIN_REASON = 20  # characters: "accepted" or "todo" is not a reason
+
+
+class SuppressionError(ValueError):
+    """The suppressions file is invalid; the message names every problem."""
+
+
+@dataclass(frozen=True)
+class Suppression:
+    index: int  # 1-based position in the file, for messages
+    check: str
+    resource: str
+    environments: tuple[str, ...]
+    reason: str
+
+    @property
+    def label(self) -> str:
+        return f"suppression #{self.index} ({self.check} on {self.resource})"
+
+    def covers(self, info: ResourceInfo) -> bool:
+        return fnmatchcase(info.address, self.resource) or bool(
+            info.path and fnmatchcase(info.path, self.resource)
+        )
+
+    def applies(self, env: str, check_id: str, info: ResourceInfo) -> bool:
+        return env in self.environments and check_id == self.check and self.covers(info)
+
+
+def _entry(index: int, raw: object, known_envs: set[str]) -> tuple[Suppression | None, list[str]]:
+    where = f"suppression #{index}"
+    if not isinstance(raw, dict):
+        return None, [f"{where}: expected a mapping with {sorted(FIELDS)}"]
+    errors = [f"{where}: unknown field {key!r}" for key in sorted(set(raw) - FIELDS)]
+    check, resource = str(raw.get("check") or ""), str(raw.get("resource") or "")
+    reason = " ".join(str(raw.get("reason") or "").split())
+    envs = raw.get("environments")
+    if not CHECK_ID.match(check):
+        errors.append(f"{where}: check {check!r} is not a checkov id (CKV_GCP_62, CKV_CIO_3)")
+    if not resource:
+        errors.append(f"{where}: resource is missing (an address or a construct path)")
+    if len(reason) < MIN_REASON:
+        errors.append(
+            f"{where} ({check} on {resource or '?'}): a reason is required "
+            f"(at least {MIN_REASON} characters saying why this is accepted)"
+        )
+    if not isinstance(envs, list) or not envs or not all(isinstance(e, str) for e in envs):
+        errors.append(f"{where}: environments must be a non-empty list of environment names")
+        envs = []
+    unknown = sorted(set(envs) - known_envs)
+    if unknown:
+        errors.append(f"{where}: unknown environments {unknown}; known: {sorted(known_envs)}")
+    if errors:
+        return None, errors
+    return Suppression(index, check, resource, tuple(envs), reason), []
+
+
+def load_suppressions(path: Path, known_envs: Iterable[str]) -> list[Suppression]:
+    """Parse and validate the file; raises SuppressionError listing every problem."""
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise SuppressionError(f"{path}: {exc}") from None
+    entries = document.get("suppressions") if isinstance(document, dict) else None
+    if entries is None:
+        entries = []
+    if not isinstance(entries, list):
+        raise SuppressionError(f"{path}: `suppressions` must be a list")
+    known, found, errors = set(known_envs), [], []
+    for index, raw in enumerate(entries, start=1):
+        suppression, problems = _entry(index, raw, known)
+        errors += problems
+        if suppression is not None:
+            found.append(suppression)
+    if errors:
+        raise SuppressionError(f"{path}:\n  - " + "\n  - ".join(errors))
+    return found
