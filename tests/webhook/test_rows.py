@@ -20,7 +20,13 @@ from cio_shared.webhook_events import (
     to_row,
 )
 
-from tests.webhook.support import document_event_kinds, encode, event, example_payloads
+from tests.webhook.support import (
+    document_event_kinds,
+    encode,
+    event,
+    example_payloads,
+    reporting_document,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA: list[dict[str, Any]] = json.loads(
@@ -156,8 +162,11 @@ def test_subscription_changes_may_name_a_channel_as_object_type() -> None:
 
 def test_the_documents_object_type_type_field_is_read_as_object_type() -> None:
     """The document's subscription-preferences event names the field `object_type_type`."""
-    payload = example_payloads()["person_cio_subscription_preferences_changed"]
-    assert "object_type" not in payload
+    schemas = reporting_document()["components"]["schemas"]
+    documented = schemas["person_cio_subscription_preferences_changed"]["properties"]
+    assert "object_type_type" in documented and "object_type" not in documented
+    payload = event("customer", "cio_subscription_preferences_changed")
+    payload["object_type_type"] = payload.pop("object_type")
     row = _published_row(payload)
-    assert row["object_type"] == payload["object_type_type"]
-    assert row["extra"] == {"object_type_type": payload["object_type_type"]}
+    assert row["object_type"] == "customer"
+    assert row["extra"] == {"object_type_type": "customer"}
