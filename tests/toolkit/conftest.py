@@ -3,11 +3,26 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import yaml
+
+from tests.toolkit.simulator_fixture import Sim, simulator_process
+
+
+@pytest.fixture(scope="module")
+def simulator_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sim]:
+    """One simulator process per test module."""
+    yield from simulator_process(tmp_path_factory.mktemp("sim") / "simulator.log")
+
+
+@pytest.fixture
+def sim(simulator_server: Sim) -> Iterator[Sim]:
+    """The module's simulator, reset before each test."""
+    simulator_server.reset()
+    yield simulator_server
 
 
 @pytest.fixture

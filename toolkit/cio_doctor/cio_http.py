@@ -40,13 +40,15 @@ class Call:
     request_id: str | None = None
     error_message: str | None = None
     transport_error: str | None = None
+    # the unredacted body, for the toolkit's own logic only: never printed or traced
+    raw_body: Any = field(default=None, repr=False)
 
     @property
     def ok(self) -> bool:
         return self.status is not None and 200 <= self.status < 300
 
     def json(self) -> Any:
-        return self.response_body if isinstance(self.response_body, dict | list) else None
+        return self.raw_body if isinstance(self.raw_body, dict | list) else None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -182,6 +184,7 @@ class CioClient:
             body: Any = response.json()
         except ValueError:
             body = response.text[:_MAX_BODY_CHARS]
+        call.raw_body = body
         call.response_body = redact(body)
         if isinstance(body, dict) and not call.request_id:
             meta = body.get("meta")
