@@ -246,7 +246,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bootstrap.app", description=__doc__.split("\n\n")[0]
     )
-    parser.add_argument("--out", type=Path, default=REPO / "cdktf.out" / "bootstrap")
+    # The cdktf CLI (bootstrap/cdktf.json) passes its output folder in CDKTF_OUTDIR.
+    default_out = os.environ.get("CDKTF_OUTDIR") or REPO / "cdktf.out" / "bootstrap"
+    parser.add_argument("--out", type=Path, default=Path(default_out))
     parser.add_argument("--config", type=Path, default=CONFIG)
     parser.add_argument("--environments", type=Path, default=ENVIRONMENTS)
     args = parser.parse_args(argv)
