@@ -66,7 +66,7 @@ class _Handler(BaseHTTPRequestHandler):
     do_POST = do_PUT = do_DELETE = do_PATCH = do_GET
 
     def _read_body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
+        length = int(self.headers.get("Content-Length") or 0)  # ValueError: see _dispatch
         if length:
             return self.rfile.read(length)
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
@@ -83,13 +83,29 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self) -> None:
         started = time.monotonic()
         parts = urlsplit(self.path)
+        try:
+            body = self._read_body()
+        except ValueError:
+            self.close_connection = True
+            self._send(Response(400, {"meta": {"error": "invalid Content-Length or chunked body"}}))
+            return
         request = Request(
             method=self.command,
             path=parts.path,
             query=parse_qs(parts.query),
             headers=self.headers,
-            body=self._read_body(),
+            body=body,
         )
+        try:
+            self._handle(request, started)
+        except Exception as exc:  # a simulator bug must show up as one, not as a dropped connection
+            self.server.simulator.recorder.record(request, 500, "simulator_error", started)
+            self._send(
+                Response(500, {"meta": {"error": f"simulator error: {type(exc).__name__}: {exc}"}})
+            )
+            raise
+
+    def _handle(self, request: Request, started: float) -> None:
         simulator = self.server.simulator
         if request.path.startswith(ADMIN_PREFIX):
             if not ipaddress.ip_address(self.client_address[0]).is_loopback:
@@ -154,6 +170,7 @@ class Simulator:
     # -- life cycle -----------------------------------------------------------------------------
 
     def start(self) -> Simulator:
+        self.stopping.clear()
         self._bind()
         self._thread = threading.Thread(
             target=self.serve_forever, name="cio-simulator", daemon=True
@@ -274,7 +291,7 @@ class Simulator:
             "by_status": counters,
             "injected_faults": dict(self.faults.counts),
             "stale_attribute_updates": self.workspace.stale_updates,
-            "duplicate_events": sum(e["duplicates"] for e in list(self.workspace.events.values())),
+            "duplicate_events": self.workspace.duplicate_count(),
         }
 
 

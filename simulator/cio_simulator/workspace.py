@@ -217,6 +217,11 @@ class Workspace:
             }
             return "stored"
 
+    def duplicate_count(self) -> int:
+        """How many repeated event ids were accepted and not stored again."""
+        with self.lock:
+            return sum(e["duplicates"] for e in self.events.values())
+
     def events_of(self, person: Person) -> list[dict[str, Any]]:
         refs = {r.key() for r in person.refs()}
         with self.lock:
@@ -269,7 +274,7 @@ class Workspace:
         with self.lock:
             return {
                 "people": [p.snapshot() for p in self.people.people.values()],
-                "events": list(self.events.values()),
+                "events": [dict(e) for e in self.events.values()],
                 "suppressed": list(self.suppressed.values()),
                 "merges": list(self.merges),
                 "objects": list(self.objects.values()),

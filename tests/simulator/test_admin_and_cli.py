@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -149,3 +150,21 @@ def test_cli_rejects_bad_fault_flags() -> None:
     )
     assert result.returncode == 2
     assert "fault kind '700'" in result.stderr
+
+
+def test_malformed_content_length_gets_400(simulator: Simulator) -> None:
+    with socket.create_connection(("127.0.0.1", simulator.port), timeout=5) as sock:
+        sock.sendall(b"PUT /api/v1/customers/1 HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n")
+        answer = sock.recv(4096).decode()
+    assert answer.startswith("HTTP/1.1 400")
+    assert "invalid Content-Length" in answer
+
+
+def test_restarted_simulator_serves_again() -> None:
+    sim = Simulator(make_config())
+    for _ in range(2):
+        sim.start()
+        try:
+            assert requests.get(f"{sim.url}/_admin/health", timeout=5).json() == {"ok": True}
+        finally:
+            sim.stop()
