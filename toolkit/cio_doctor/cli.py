@@ -391,6 +391,28 @@ def campaign_cmd(
     _finish(build, as_json, "reading the campaign")
 
 
+# ---------------------------------------------------------------- secrets
+
+
+@app.command("secrets")
+def secrets_cmd(
+    env: Annotated[str, typer.Option("--env", help="Environment file: environments/<env>.yaml.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Which secret version each handler runs, against the latest enabled version.
+
+    Values injected as environment variables refresh only on new instances: roll a new
+    revision after adding a version (see toolkit/README.md, "Rotating a secret").
+    """
+    from cio_doctor import rotation
+    from cio_doctor.config import load_env_file
+
+    def build() -> Report:
+        return rotation.rotation_report(load_env_file(env), rotation.CloudRunServices())
+
+    _finish(build, as_json, "reading secret versions")
+
+
 # ---------------------------------------------------------------- network
 
 

@@ -65,6 +65,8 @@ class EnvFile:
     request_budget_per_second: int = DEFAULT_BUDGET_PER_SECOND
     handlers: tuple[str, ...] = ()
     transactional_topic: bool = False
+    # logical secret -> version still accepted during a rotation (previous_secret_versions)
+    previous_versions: tuple[tuple[str, str], ...] = ()
 
     def resource(self, purpose: str) -> str:
         return f"{self.prefix}-{self.name}-{purpose}"
@@ -102,6 +104,7 @@ def load_env_file(env: str) -> EnvFile:
     if region not in REGION_HOSTS:
         raise ConfigError(f"{path}: customerio.region must be us or eu, not {region!r}")
     handlers: dict[str, Any] = raw["handlers"] if isinstance(raw.get("handlers"), dict) else {}
+    previous: dict[str, Any] = raw.get("previous_secret_versions") or {}
     return EnvFile(
         name=name,
         project_id=raw["project_id"],
@@ -113,6 +116,7 @@ def load_env_file(env: str) -> EnvFile:
         ),
         handlers=tuple(sorted(handlers)),
         transactional_topic=bool(raw.get("transactional_topic", False)),
+        previous_versions=tuple(sorted((str(k), str(v)) for k, v in previous.items())),
     )
 
 
@@ -156,6 +160,17 @@ class Settings:
         key = self.secret("track-api-key")
         assert site is not None and key is not None
         return site.reveal(), key.reveal()
+
+    def previous_secret(self, logical: str) -> Secret | None:
+        """The version still accepted during a rotation: `<VAR>_PREVIOUS`, else the env file's
+        previous_secret_versions read from Secret Manager."""
+        value = os.environ.get(f"{SECRET_ENV[logical]}_PREVIOUS")
+        if value:
+            return Secret(value)
+        version = dict(self.env.previous_versions).get(logical) if self.env else None
+        if self.env is None or version is None:
+            return None
+        return Secret(access_secret(self.env.project_id, self.env.resource(logical), version))
 
     def app_token(self) -> str:
         key = self.secret("app-api-key")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -48,9 +47,9 @@ def signing_keys(settings: Settings, key_file: Path | None) -> list[tuple[str, s
         secret = settings.secret("webhook-signing-key")
         assert secret is not None
         keys = [("current", secret.reveal())]
-    previous = os.environ.get("CIO_WEBHOOK_SIGNING_KEY_PREVIOUS")
-    if previous:
-        keys.append(("previous", previous))
+    previous = settings.previous_secret("webhook-signing-key")
+    if previous is not None:
+        keys.append(("previous", previous.reveal()))
     return keys
 
 
