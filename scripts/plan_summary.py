@@ -59,6 +59,8 @@ class PlanSummary:
     changes: list[Change] = field(default_factory=list)
     drift: list[Change] = field(default_factory=list)
     policy: str = "skipped"
+    policy_detail: str = ""
+    policy_failures: list[str] = field(default_factory=list)
     fingerprint: str = ""
     terraform_version: str = ""
 
@@ -163,6 +165,22 @@ def summarize(plan: Mapping[str, Any], env: str, policy: str = "skipped") -> Pla
     return summary
 
 
+def apply_policy_report(summary: PlanSummary, report: Mapping[str, Any]) -> None:
+    """Use the policy gate's own verdict for this environment (reports/policy/summary.json)."""
+    verdict = (report.get("environments") or {}).get(summary.env)
+    if not isinstance(verdict, Mapping):
+        return
+    summary.policy = "success" if verdict.get("result") == "PASS" else "failure"
+    failed = verdict.get("failed") or []
+    summary.policy_detail = (
+        f"{verdict.get('passed', 0)} checks passed, {len(failed)} failed, "
+        f"{len(verdict.get('suppressed') or [])} suppressed"
+    )
+    summary.policy_failures = [f"{f.get('check')} on `{f.get('resource')}`" for f in failed]
+    summary.policy_failures += [f"structure: {p}" for p in verdict.get("structure") or []]
+    summary.policy_failures += [f"problem: {p}" for p in verdict.get("problems") or []]
+
+
 def render_markdown(summary: PlanSummary, run_url: str = "") -> str:
     """The sticky pull-request comment (also written to the job summary)."""
     counts = f"{summary.add} to add, {summary.change} to change, {summary.destroy} to destroy"
@@ -179,9 +197,11 @@ def render_markdown(summary: PlanSummary, run_url: str = "") -> str:
         COMMENT_MARKER.format(env=summary.env),
         f"### Terraform plan for `{summary.env}`: {counts}",
         "",
-        f"- Policy gate (`make policy`): {policy_icon} {policy}",
+        f"- Policy gate (`make policy`): {policy_icon} {policy}"
+        + (f" ({summary.policy_detail})" if summary.policy_detail else ""),
         f"- Plan fingerprint: `{summary.fingerprint[:16]}`",
     ]
+    lines += [f"  - {failure}" for failure in summary.policy_failures]
     if summary.destroys:
         lines += ["", f"> [!CAUTION]\n> **{len(summary.destroys)} resource(s) will be destroyed:**"]
         lines += [f"> - `{c.address}` ({c.action})" for c in summary.destroys]
@@ -219,12 +239,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--policy", default="skipped", help="outcome of the policy gate: success|failure|skipped"
     )
+    parser.add_argument(
+        "--policy-report",
+        type=Path,
+        help="the policy gate's reports/policy/summary.json: this environment's verdict wins",
+    )
     parser.add_argument("--markdown", type=Path, help="write the comment here (default: stdout)")
     parser.add_argument("--json", type=Path, dest="json_out", help="write counts as JSON here")
     parser.add_argument("--run-url", default="", help="link to the workflow run")
     args = parser.parse_args(argv)
     try:
         summary = summarize(load_plan(args.plan_json), args.env, args.policy)
+        if args.policy_report and args.policy_report.is_file():
+            apply_policy_report(summary, load_plan(args.policy_report))
     except PlanFormatError as exc:
         print(f"plan_summary: {exc}", file=sys.stderr)
         return 2

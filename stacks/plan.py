@@ -183,24 +183,13 @@ def run_plan(paths: Paths, terraform: str, policy: str, run_url: str) -> dict[st
         if _terraform(terraform, paths, "show", "-json", str(plan_file), stdout=out.fileno()) != 0:
             raise RuntimeError(f"terraform show -json failed for {paths.env!r}")
     summary_json = paths.out_dir / "summary.json"
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(SUMMARY_SCRIPT),
-            str(plan_json),
-            "--env",
-            paths.env,
-            "--policy",
-            policy,
-            "--markdown",
-            str(paths.out_dir / "summary.md"),
-            "--json",
-            str(summary_json),
-            "--run-url",
-            run_url,
-        ],
-        check=False,
-    )
+    argv = [sys.executable, str(SUMMARY_SCRIPT), str(plan_json), "--env", paths.env]
+    argv += ["--policy", policy, "--run-url", run_url, "--json", str(summary_json)]
+    argv += ["--markdown", str(paths.out_dir / "summary.md")]
+    policy_report = paths.root / "reports" / "policy" / "summary.json"
+    if policy_report.is_file():  # the gate's verdict for this environment, when it ran
+        argv += ["--policy-report", str(policy_report)]
+    result = subprocess.run(argv, check=False)
     if result.returncode != 0:
         raise RuntimeError(f"could not summarize the plan of {paths.env!r}")
     print((paths.out_dir / "summary.md").read_text(encoding="utf-8"))

@@ -129,6 +129,13 @@ def test_plans_for_real_and_applies_only_the_reviewed_plan(
     summary = json.loads((out / "summary.json").read_text())
     assert (summary["add"], summary["change"], summary["destroy"]) == (2, 0, 0)
     assert "✅ passed" in (out / "summary.md").read_text()
+    gate = root / "reports" / "policy"
+    gate.mkdir(parents=True)
+    verdict = {"result": "FAIL", "passed": 3, "failed": [{"check": "CKV_CIO_7", "resource": "x.y"}]}
+    (gate / "summary.json").write_text(json.dumps({"environments": {"dev": verdict}}))
+    judged = run_plan(root, "dev", **ready, CIO_POLICY_OUTCOME="success")
+    assert judged.returncode == 0, judged.stderr
+    assert "❌ FAILED (3 checks passed, 1 failed, 0 suppressed)" in judged.stdout
     assert "2 to add, 0 to change, 0 to destroy" in first.stdout
     assert (out / "plan.json").stat().st_mode & 0o077 == 0, "plan JSON readable by owner only"
     assert out.stat().st_mode & 0o077 == 0

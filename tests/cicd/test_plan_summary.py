@@ -181,3 +181,71 @@ def test_command_line_explains_a_bad_input(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "not JSON" in result.stderr and "Traceback" not in result.stderr
+
+
+POLICY_REPORT = {
+    "checkov_version": "3.3.30",
+    "passed": False,
+    "environments": {
+        "dev": {
+            "result": "PASS",
+            "resources": 60,
+            "passed": 410,
+            "failed": [],
+            "suppressed": [
+                {
+                    "check": "CKV_CIO_3",
+                    "resource": "google_cloud_run_v2_service_iam_member.public",
+                    "suppression": 0,
+                    "reason": "the webhook is public",
+                }
+            ],
+            "structure": [],
+            "problems": [],
+        },
+        "prod": {
+            "result": "FAIL",
+            "resources": 70,
+            "passed": 400,
+            "failed": [
+                {
+                    "check": "CKV_CIO_6",
+                    "resource": "google_pubsub_topic.track",
+                    "name": "labels",
+                    "details": [],
+                }
+            ],
+            "suppressed": [],
+            "structure": [],
+            "problems": [],
+        },
+    },
+}
+
+
+def test_policy_report_gives_each_environment_its_own_verdict(tmp_path: Path) -> None:
+    plan, report = tmp_path / "plan.json", tmp_path / "policy.json"
+    plan.write_text(json.dumps(PLAN))
+    report.write_text(json.dumps(POLICY_REPORT))
+    texts = {}
+    for env in ("dev", "prod"):
+        result = subprocess.run(
+            [
+                sys.executable,
+                str(SCRIPT),
+                str(plan),
+                "--env",
+                env,
+                "--policy",
+                "failure",
+                "--policy-report",
+                str(report),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        texts[env] = result.stdout
+    assert "✅ passed (410 checks passed, 0 failed, 1 suppressed)" in texts["dev"]
+    assert "❌ FAILED (400 checks passed, 1 failed, 0 suppressed)" in texts["prod"]
+    assert "  - CKV_CIO_6 on `google_pubsub_topic.track`" in texts["prod"]

@@ -202,3 +202,14 @@ def test_dependabot_keeps_pip_npm_and_actions_current() -> None:
     assert {e for e, _ in ecosystems} >= {"pip", "npm", "github-actions"}
     for _, directory in ecosystems:
         assert (REPO / directory.lstrip("/")).is_dir(), directory
+
+
+def test_sarif_uploaded_is_the_file_the_policy_gate_writes() -> None:
+    from stacks.policy_gate.report import SARIF_FILE
+
+    ci = load(REPO / ".github/workflows/ci.yml")
+    upload = next(
+        s for s in ci["jobs"]["synth-policy"]["steps"] if "upload-sarif" in s.get("uses", "")
+    )
+    assert upload["with"]["sarif_file"] == f"reports/policy/{SARIF_FILE}"
+    assert f"reports/policy/{SARIF_FILE}" in upload["if"]
