@@ -25,3 +25,13 @@ def pubsub_emulator_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[s
                 os.environ.pop("PUBSUB_EMULATOR_HOST", None)
             else:
                 os.environ["PUBSUB_EMULATOR_HOST"] = previous
+
+
+@pytest.fixture(scope="session")
+def synthesized(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """env name -> cdk.tf.json, synthesized once per session from the real repository tree
+    (stack tests and the policy gate tests share it; the provider import costs seconds)."""
+    from stacks.app import load_environments, synth
+
+    outdir = tmp_path_factory.mktemp("cdktf.out")
+    return synth(load_environments(), outdir)

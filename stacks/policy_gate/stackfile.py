@@ -27,7 +27,10 @@ class StackFile:
 
     @classmethod
     def load(cls, env: str, path: Path) -> StackFile:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}: not valid JSON: {exc}") from None
         if not isinstance(data, dict):
             raise ValueError(f"{path}: a Terraform JSON document is an object")
         resources: dict[str, ResourceInfo] = {}

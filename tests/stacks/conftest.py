@@ -1,4 +1,4 @@
-"""Synthesize every environment once per test session (the provider import costs seconds)."""
+"""Stack-test fixtures; `synthesized` (one synth per session) lives in tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -7,15 +7,6 @@ from pathlib import Path
 import pytest
 
 from tests.stacks.template import Template
-
-
-@pytest.fixture(scope="session")
-def synthesized(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """env name -> cdk.tf.json, synthesized from the real repository tree."""
-    from stacks.app import load_environments, synth
-
-    outdir = tmp_path_factory.mktemp("cdktf.out")
-    return synth(load_environments(), outdir)
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,64 @@
+"""Run the policy gate as a process (the way make and CI run it) and read its reports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.support.processes import REPO
+
+GATE_TIMEOUT = 240
+
+
+@dataclass(frozen=True)
+class GateRun:
+    returncode: int
+    stdout: str
+    stderr: str
+    reports: Path
+    outdir: Path
+
+    def line(self, env: str) -> str:
+        """The summary table's line for one environment."""
+        found = [row for row in self.stdout.splitlines() if row.split()[:1] == [env]]
+        assert found, f"no summary line for {env}:\n{self.stdout}\n{self.stderr}"
+        return found[0]
+
+    @cached_property
+    def checkov_results(self) -> dict[tuple[str, str, str], str]:
+        """(environment, check id, resource address) -> PASSED | FAILED, from checkov's JSON."""
+        data = json.loads((self.reports / "results_json.json").read_text(encoding="utf-8"))
+        part = data[0] if isinstance(data, list) else data
+        found: dict[tuple[str, str, str], str] = {}
+        for kind in ("passed_checks", "failed_checks"):
+            for record in part["results"].get(kind, []):
+                env = Path(record["file_path"]).parent.name
+                stack_file = self.outdir / "stacks" / env / "cdk.tf.json"
+                stack = json.loads(stack_file.read_text(encoding="utf-8"))
+                name = record["resource"].removeprefix("resource.")
+                rtype = next(t for t, items in stack["resource"].items() if name in items)
+                found[(env, record["check_id"], f"{rtype}.{name}")] = record["check_result"][
+                    "result"
+                ]
+        return found
+
+
+def run_gate(outdir: Path, reports: Path, *args: str) -> GateRun:
+    done = subprocess.run(
+        [sys.executable, "-m", "stacks.policy_gate", "--outdir", str(outdir),
+         "--reports", str(reports), *args],
+        cwd=REPO, capture_output=True, text=True, timeout=GATE_TIMEOUT, check=False,
+    )  # fmt: skip
+    return GateRun(done.returncode, done.stdout, done.stderr, reports, outdir)
+
+
+def write_suppressions(path: Path, entries: list[dict[str, Any]]) -> Path:
+    path.write_text(yaml.safe_dump({"suppressions": entries}), encoding="utf-8")
+    return path

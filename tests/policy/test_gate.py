@@ -1,0 +1,50 @@
+"""The gate over the real synthesized stacks, with the repository's suppressions."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from tests.policy.gate import GateRun
+from tests.policy.test_checks import project_check_ids
+
+
+def test_gate_passes_on_every_environment(real_gate: GateRun, synthesized: dict[str, Path]) -> None:
+    assert real_gate.returncode == 0, real_gate.stdout + real_gate.stderr
+    for env in synthesized:
+        # environment, resources, passed, failed, suppressed, structure, result
+        assert re.fullmatch(rf"{env}\s+\d+\s+\d+\s+0\s+\d+\s+ok\s+PASS", real_gate.line(env))
+    assert "policy gate passed in" in real_gate.stdout
+
+
+def test_every_project_check_runs_on_the_real_stacks(real_gate: GateRun) -> None:
+    ran = {check for _, check, _ in real_gate.checkov_results if check.startswith("CKV_CIO_")}
+    assert ran == project_check_ids()
+
+
+def test_summary_lists_each_suppressed_finding_with_its_reason(
+    real_gate: GateRun, synthesized: dict[str, Path]
+) -> None:
+    summary = json.loads((real_gate.reports / "summary.json").read_text(encoding="utf-8"))
+    assert summary["passed"] is True
+    assert set(summary["environments"]) == set(synthesized)
+    webhook = [
+        s for s in summary["environments"]["prod"]["suppressed"] if s["check"] == "CKV_CIO_3"
+    ]
+    assert [s["resource"].split(".")[0] for s in webhook] == [
+        "google_cloud_run_v2_service_iam_member"
+    ]
+    assert "HMAC-SHA256" in webhook[0]["reason"]
+
+
+def test_sarif_marks_every_suppressed_result(real_gate: GateRun) -> None:
+    sarif = json.loads((real_gate.reports / "checkov.sarif").read_text(encoding="utf-8"))
+    (run,) = sarif["runs"]
+    assert run["tool"]["driver"]["name"] == "Checkov"
+    assert run["results"], "the real stacks have suppressed findings"
+    for result in run["results"]:
+        assert result["properties"]["environment"] in {"dev", "staging", "prod"}
+        (suppression,) = result["suppressions"]
+        assert suppression["kind"] == "external" and suppression["justification"]
+    assert not (real_gate.reports / "results_sarif.sarif").exists()
