@@ -39,8 +39,8 @@ def synthesized_stacks(tmp_path_factory: pytest.TempPathFactory) -> Stacks:
 
 
 @pytest.fixture(scope="session")
-def bootstrap_stacks(tmp_path_factory: pytest.TempPathFactory) -> Stacks:
-    """`python -m bootstrap.app`: the bootstrap stacks, keyed by stack name."""
+def bootstrap_outdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`python -m bootstrap.app` into a temporary folder."""
     outdir = tmp_path_factory.mktemp("bootstrap-out")
     result = subprocess.run(
         [str(PYTHON), "-m", "bootstrap.app", "--out", str(outdir)],
@@ -51,4 +51,10 @@ def bootstrap_stacks(tmp_path_factory: pytest.TempPathFactory) -> Stacks:
         timeout=300,
     )
     assert result.returncode == 0, f"bootstrap synth failed:\n{result.stdout}\n{result.stderr}"
-    return _read(outdir)
+    return outdir
+
+
+@pytest.fixture(scope="session")
+def bootstrap_stacks(bootstrap_outdir: Path) -> Stacks:
+    """The bootstrap stacks, keyed by stack name."""
+    return _read(bootstrap_outdir)

