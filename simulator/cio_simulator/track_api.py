@@ -126,9 +126,12 @@ class TrackApi:
 
     def merge(self, request: Request) -> Response:
         body = _json_object(request)
-        # The document's `primary`/`secondary` schema is a oneOf whose branches require nothing,
-        # so every valid reference matches all three; check "exactly one identifier" directly.
-        primary, secondary = (_merge_ref(body.get(k), k) for k in ("primary", "secondary"))
+        self._check_v1_schema(body, "/api/v1/merge_customers", "post")
+        for side in ("primary", "secondary"):
+            found = _identifiers_problem(body.get(side), side)
+            if found:
+                raise v1_error(f"{found.field}: {found.message}")
+        primary, secondary = (Ref.from_identifiers(body[k]) for k in ("primary", "secondary"))
         return _ok(self.workspace.merge(primary, secondary))
 
     def _checked_event(self, request: Request) -> dict[str, Any]:
@@ -248,15 +251,25 @@ def _v2_event(operation: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _identifiers_problem(identifiers: Any, field: str) -> Problem | None:
+    """An empty or over-long person identifier (the schemas allow both)."""
+    if not isinstance(identifiers, dict):
+        return None
+    for kind in ("id", "email", "phone", "cio_id"):
+        value = identifiers.get(kind)
+        problem = limits.identifier_error(kind, value) if isinstance(value, str) else None
+        if problem:
+            return Problem(f"{field}.{kind}", problem, "limit")
+    return None
+
+
 def _limit_problem(operation: dict[str, Any]) -> Problem | None:
-    identifiers = operation.get("identifiers")
     is_person = operation.get("type") == "person"
-    if is_person and isinstance(identifiers, dict):
-        for kind in ("id", "email", "phone", "cio_id"):
-            value = identifiers.get(kind)
-            problem = limits.identifier_error(kind, value) if isinstance(value, str) else None
-            if problem:
-                return Problem(f"identifiers.{kind}", problem, "limit")
+    sides = ("identifiers", "primary", "secondary") if is_person else ()
+    for side in sides:
+        found = _identifiers_problem(operation.get(side), side)
+        if found:
+            return found
     action = operation.get("action")
     attributes = operation.get("attributes") or {}
     if is_person and action in EVENT_ACTIONS:
@@ -287,21 +300,6 @@ def _path_ref(request: Request) -> Ref:
     if problem:
         raise v1_error(problem)
     return ref
-
-
-def _merge_ref(identifiers: Any, field: str) -> Ref:
-    """A merge side: an object with exactly one of id, email or cio_id, a non-empty string."""
-    kinds = ("id", "email", "cio_id")
-    if (
-        not isinstance(identifiers, dict)
-        or len(identifiers) != 1
-        or next(iter(identifiers)) not in kinds
-    ):
-        raise v1_error(f"{field}: must be an object with exactly one of {', '.join(kinds)}")
-    value = next(iter(identifiers.values()))
-    if not isinstance(value, str) or not value:
-        raise v1_error(f"{field}: the identifier must be a non-empty string")
-    return Ref.from_identifiers(identifiers)
 
 
 def _v1_relationships(body: dict[str, Any]) -> list[dict[str, Any]] | None:

@@ -8,6 +8,7 @@ wrong instead of "not valid under any of the given schemas".
 
 from __future__ import annotations
 
+import copy
 import re
 from functools import cache
 from typing import Any
@@ -25,8 +26,44 @@ def _escape(part: str) -> str:
     return part.replace("~", "~0").replace("/", "~1")
 
 
+@cache
+def _repaired_document() -> dict[str, Any]:
+    """The Track API document with its ambiguous `oneOf`s made to say what they mean.
+
+    Several identifier choices are written as a `oneOf` of single-property objects none of which
+    requires its property (merge `primary`/`secondary`, `cio_relationships[].identifiers`), so
+    `{"id": "42"}` matches every branch and fails `oneOf`; even the document's own examples do.
+    Each such branch gets `required: [<its property>]`: exactly one identifier, as the prose says.
+    """
+    document = copy.deepcopy(load_document(TRACK_API))
+    _repair(document)
+    return document
+
+
+def _repair(node: Any) -> None:
+    if isinstance(node, dict):
+        options = node.get("oneOf")
+        if isinstance(options, list) and all(_single_optional_property(o) for o in options):
+            for option in options:
+                option["required"] = list(option["properties"])
+        for value in node.values():
+            _repair(value)
+    elif isinstance(node, list):
+        for value in node:
+            _repair(value)
+
+
+def _single_optional_property(option: Any) -> bool:
+    return (
+        isinstance(option, dict)
+        and option.get("type") == "object"
+        and len(option.get("properties", {})) == 1
+        and not option.get("required")
+    )
+
+
 def _validator(pointer: str) -> Draft202012Validator:
-    document = load_document(TRACK_API)
+    document = _repaired_document()
     return Draft202012Validator(
         {"$ref": pointer, "components": document["components"], "paths": document["paths"]}
     )
@@ -90,7 +127,7 @@ def event_error(event: Any) -> tuple[str, str] | None:
     """(field, message) for an invalid v1 event body, choosing the variant by its `type`."""
     if not isinstance(event, dict):
         return "body", "the event must be a JSON object"
-    schema = load_document(TRACK_API)["components"]["schemas"]["eventsRequest"]
+    schema = _repaired_document()["components"]["schemas"]["eventsRequest"]
     wanted = event.get("type", "event")
     for index, variant in enumerate(schema["oneOf"]):
         if wanted in variant.get("properties", {}).get("type", {}).get("enum", []):

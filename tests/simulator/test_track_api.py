@@ -391,3 +391,100 @@ def test_v2_phone_identifier_and_merge(client: Client) -> None:
     response = client.track("POST", "/api/v2/entity", json=ops[2])
     assert response.status_code == 400  # the document's merge identifiers are id, email or cio_id
     assert len(client.state()["people"]) == 2
+
+
+def test_every_v2_person_action_through_one_batch(client: Client) -> None:
+    person = {"type": "person", "identifiers": {"id": "5"}}
+    other = {"type": "person", "identifiers": {"id": "6"}}
+    rel = [
+        {
+            "identifiers": {"object_type_id": "1", "object_id": "acme"},
+            "relationship_attributes": {"role": "admin"},
+        }
+    ]
+    batch = [
+        {
+            **person,
+            "action": "identify",
+            "attributes": {"plan": "pro", "email": "five@example.com"},
+        },
+        {**other, "action": "identify", "attributes": {"city": "Oslo"}},
+        {**person, "action": "add_device", "device": {"token": "tok-5", "platform": "android"}},
+        {**person, "action": "add_relationships", "cio_relationships": rel},
+        {**person, "action": "page", "name": "/pricing", "id": "01HZX3Q4J2W8V6N9M5K7T1R0P1"},
+        {**person, "action": "screen", "name": "home", "id": "01HZX3Q4J2W8V6N9M5K7T1R0S1"},
+        {"type": "person", "action": "merge", "primary": {"id": "5"}, "secondary": {"id": "6"}},
+        {
+            "type": "delivery",
+            "action": "event",
+            "identifiers": {"id": "RPIyMTM6OjEyMzQ="},
+            "name": "opened",
+            "attributes": {"device_token": "tok-5"},
+        },
+        {
+            "type": "object",
+            "identifiers": {"object_type_id": "1", "object_id": "acme"},
+            "action": "identify",
+            "attributes": {"name": "Acme"},
+        },
+    ]
+    assert client.track("POST", "/api/v2/batch", json={"batch": batch}).status_code == 200
+    state = client.state()
+    [five] = state["people"]
+    assert five["identifiers"]["email"] == "five@example.com"
+    assert five["attributes"] == {"plan": "pro", "email": "five@example.com", "city": "Oslo"}
+    assert [d["token"] for d in five["devices"]] == ["tok-5"]
+    assert five["relationships"] == rel
+    assert [(e["type"], e["name"]) for e in state["events"]] == [
+        ("page", "/pricing"),
+        ("screen", "home"),
+    ]
+    assert state["deliveries"][0]["name"] == "opened"
+    assert state["objects"][0]["attributes"] == {"name": "Acme"}
+
+    later = [
+        {**person, "action": "delete_relationships", "cio_relationships": rel},
+        {**person, "action": "delete_device", "device": {"token": "tok-5", "platform": "android"}},
+        {**person, "action": "suppress"},
+    ]
+    assert client.track("POST", "/api/v2/batch", json={"batch": later}).status_code == 200
+    state = client.state()
+    assert state["people"] == []
+    assert {s.get("id") or s.get("email") for s in state["suppressed"]} == {"5", "five@example.com"}
+    unsuppress = {**person, "action": "unsuppress"}
+    assert client.track("POST", "/api/v2/entity", json=unsuppress).status_code == 200
+    assert (
+        client.track("POST", "/api/v2/entity", json={**person, "action": "identify"}).status_code
+        == 200
+    )
+    assert (
+        client.track("POST", "/api/v2/entity", json={**person, "action": "delete"}).status_code
+        == 200
+    )
+    assert client.state()["people"] == []
+
+
+def test_object_delete_and_relationship_changes(client: Client) -> None:
+    obj = {"type": "object", "identifiers": {"object_type_id": "1", "object_id": "acme"}}
+    rel = [{"identifiers": {"id": "42"}}]
+    for operation in (
+        {**obj, "action": "identify", "attributes": {"seats": 5}},
+        {**obj, "action": "add_relationships", "cio_relationships": rel},
+    ):
+        assert client.track("POST", "/api/v2/entity", json=operation).status_code == 200
+    assert client.state()["objects"][0]["relationships"] == rel
+    client.track(
+        "POST",
+        "/api/v2/entity",
+        json={**obj, "action": "delete_relationships", "cio_relationships": rel},
+    )
+    assert client.state()["objects"][0]["relationships"] == []
+    client.track("POST", "/api/v2/entity", json={**obj, "action": "delete"})
+    assert client.state()["objects"] == []
+
+
+def test_anonymous_event(client: Client) -> None:
+    body = {"name": "visit", "anonymous_id": "anon-1", "data": {"page": "/"}}
+    assert client.track("POST", "/api/v1/events", json=body).status_code == 200
+    assert client.state()["events"][0]["anonymous_id"] == "anon-1"
+    assert client.track("POST", "/api/v1/events", json={"anonymous_id": "a"}).status_code == 400
