@@ -413,6 +413,64 @@ def secrets_cmd(
     _finish(build, as_json, "reading secret versions")
 
 
+# ---------------------------------------------------------------- incident
+
+
+@app.command("incident")
+def incident_cmd(
+    priority: Annotated[
+        str, typer.Argument(help="P1 outage | P2 error rate | P3 delivery | P4 webhooks")
+    ],
+    user: Annotated[str | None, typer.Option("--user", help="An affected person (P3).")] = None,
+    campaign: Annotated[
+        int | None, typer.Option("--campaign", help="The affected campaign (P3).")
+    ] = None,
+    capture: Annotated[
+        str | None, typer.Option("--capture", help="A rejected webhook request file (P4).")
+    ] = None,
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder for the Markdown and JSON report.")
+    ] = Path("reports"),
+    ca_file: Annotated[str | None, typer.Option("--ca-file", help="Extra CA bundle.")] = None,
+    status_url: Annotated[
+        str | None, typer.Option("--status-url", help="Status page JSON.")
+    ] = None,
+    observed_rps: Annotated[float | None, typer.Option("--observed-rps", min=0)] = None,
+    wait: WaitOpt = 2.0,
+    env: EnvOpt = None,
+    region: RegionOpt = None,
+    timeout: TimeoutOpt = 10.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run the runbook for a priority and write a Markdown + JSON report with findings."""
+    from cio_doctor import incident
+
+    level = priority.upper()
+    if level not in incident.RUNBOOKS:
+        _fail(f"priority must be one of {', '.join(incident.RUNBOOKS)}, not {priority!r}", as_json)
+
+    def build() -> Report:
+        inputs = incident.Inputs(
+            _settings(env, region, timeout),
+            user,
+            campaign,
+            capture,
+            ca_file,
+            status_url,
+            observed_rps,
+            wait,
+        )
+        report = incident.run(level, inputs)
+        md, js = incident.write(level, report, out)
+        if not as_json:
+            from cio_doctor.output import note
+
+            note(f"report written: {md} and {js}")
+        return report
+
+    _finish(build, as_json, f"running the {level} runbook")
+
+
 # ---------------------------------------------------------------- network
 
 

@@ -141,6 +141,7 @@ class Report:
     target: str = ""
     started_at: str = field(default_factory=now_iso)
     checks: list[Check] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def findings(self) -> list[Finding]:
         return ranked(f for c in self.checks for f in c.findings)
@@ -159,4 +160,5 @@ class Report:
             "exit_code": self.exit_code,
             "checks": [c.to_dict() for c in self.checks],
             "findings": [f.to_dict() for f in self.findings()],
+            **self.extra,
         }

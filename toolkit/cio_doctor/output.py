@@ -39,7 +39,6 @@ def emit(report: Report, as_json: bool) -> int:
 
 
 def render(report: Report) -> None:
-    from rich.table import Table
 
     console = _console()
     status = report.to_dict()["status"]
@@ -48,16 +47,27 @@ def render(report: Report) -> None:
     for check in report.checks:
         _render_check(console, check)
     findings = report.findings()
+    steps = report.extra.get("runbook_next_steps") or []
     if not findings:
         console.print("[green]No findings.[/]")
-        return
+    else:
+        console.print(_findings_table(findings))
+    if steps:
+        console.print("\n[bold]Runbook next steps[/]")
+        for number, step in enumerate(steps, start=1):
+            console.print(f"  {number}. {step}")
+
+
+def _findings_table(findings: list[Finding]) -> Any:
+    from rich.table import Table
+
     table = Table(title="Findings, most severe first", show_lines=True, expand=True)
     table.add_column("severity", no_wrap=True)
     table.add_column("finding")
     table.add_column("what to do next")
     for f in findings:
         table.add_row(_severity(f), _describe(f), f.next_step or "-")
-    console.print(table)
+    return table
 
 
 def _severity(f: Finding) -> str:
@@ -163,6 +173,13 @@ def suspend_progress() -> None:
     for timer, status in _active:
         timer.cancel()
         status.stop()
+
+
+def note(message: str) -> None:
+    """A line for people on stderr (stdout stays the report)."""
+    from rich.markup import escape
+
+    _console(stderr=True).print(escape(message))
 
 
 def error(message: str) -> None:

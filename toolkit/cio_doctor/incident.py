@@ -1,0 +1,259 @@
+"""`cio-doctor incident P1|P2|P3|P4`: run a priority's runbook as a sequence of checks.
+
+Each runbook is a list of steps (the toolkit's own checks); steps run concurrently, every
+check keeps its timestamps, and the result is one report, written as Markdown and JSON for
+the incident channel and the post-mortem.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cio_shared.webhook_signature import DEFAULT_MAX_AGE_SECONDS
+
+from cio_doctor.config import Settings
+from cio_doctor.findings import CannotCheck, Check, Report, now_iso
+
+
+@dataclass(frozen=True)
+class Inputs:
+    settings: Settings
+    user: str | None = None
+    campaign: int | None = None
+    capture: str | None = None
+    ca_file: str | None = None
+    status_url: str | None = None
+    observed_rps: float | None = None
+    wait: float = 2.0
+
+
+Step = tuple[str, Callable[[Inputs], Report]]
+
+
+def _network(i: Inputs) -> Report:
+    from cio_doctor.network_report import network_report
+
+    return network_report(i.settings, 5, i.ca_file, i.status_url, i.observed_rps, None)
+
+
+def _probe(i: Inputs) -> Report:
+    from cio_doctor import api_call
+    from cio_doctor.cio_http import app_client, track_client
+
+    clients = {"track": track_client(i.settings), "app": app_client(i.settings)}
+    return api_call.run_calls(
+        clients, [(a, "GET", p, {}, None) for a, p in api_call.PROBES.items()]
+    )
+
+
+def _needs_env(i: Inputs, what: str) -> Any:
+    if i.settings.env is None:
+        raise CannotCheck(f"{what} needs --env")
+    return i.settings.env
+
+
+def _dlq(purposes: list[str] | None = None) -> Callable[[Inputs], Report]:
+    def step(i: Inputs) -> Report:
+        from cio_doctor import dlq
+
+        env = _needs_env(i, "the dead-letter check")
+        target = dlq.target_for(env, wait=i.wait)
+        return dlq.list_report(target, dlq.subscriptions(target, env, purposes or []), 500)
+
+    return step
+
+
+def _secrets(i: Inputs) -> Report:
+    from cio_doctor import rotation
+
+    return rotation.rotation_report(_needs_env(i, "the secret check"), rotation.CloudRunServices())
+
+
+def _user(i: Inputs) -> Report:
+    from cio_doctor import person
+    from cio_doctor.cio_http import app_client
+
+    if not i.user:
+        raise CannotCheck("pass --user ID|EMAIL of an affected person")
+    return person.diagnose(app_client(i.settings), i.user)
+
+
+def _campaign(i: Inputs) -> Report:
+    from cio_doctor import campaign
+    from cio_doctor.cio_http import app_client
+
+    if not i.campaign:
+        raise CannotCheck("pass --campaign ID of the affected campaign")
+    return campaign.diagnose(app_client(i.settings), i.campaign)
+
+
+def _webhook(i: Inputs) -> Report:
+    from cio_doctor import capture, webhook
+
+    if not i.capture:
+        raise CannotCheck("pass --capture FILE (a raw request the handler rejected)")
+    keys = webhook.signing_keys(i.settings, None)
+    return webhook.verify_report(capture.load(i.capture, None, None), keys, DEFAULT_MAX_AGE_SECONDS)
+
+
+@dataclass(frozen=True)
+class Runbook:
+    title: str
+    meaning: str
+    steps: tuple[Step, ...]
+    next_steps: tuple[str, ...]
+
+
+RUNBOOKS: dict[str, Runbook] = {
+    "P1": Runbook(
+        "P1: complete outage",
+        "Nothing reaches Customer.io (or nothing comes back).",
+        (
+            ("network", _network),
+            ("credentials", _probe),
+            ("dead letters", _dlq()),
+            ("secret versions", _secrets),
+        ),
+        (
+            "Open an incident channel and page the platform owner.",
+            "If Customer.io's status page shows an incident, wait it out: handlers retry with "
+            "backoff and dead-letter after max attempts; then `cio-doctor dlq replay`.",
+            "If credentials are rejected (401), add the right key as a new secret version and roll "
+            "the handlers (README: Rotating a secret), then replay reason rejected_401.",
+            "If our egress fails (DNS/TCP/TLS), check the VPC connector/NAT and recent network "
+            "changes.",
+        ),
+    ),
+    "P2": Runbook(
+        "P2: error rate high",
+        "Many deliveries fail or retry; some events are delayed.",
+        (("network", _network), ("credentials", _probe), ("dead letters", _dlq())),
+        (
+            "Read the dead-letter reasons: rejected_429 means over budget (lower "
+            "customerio.request_budget_per_second or stop a backfill); 5xx means Customer.io; "
+            "rejected_400/schema_invalid means a producer sends bad payloads.",
+            "Replay retryable dead letters once the error rate is back to normal.",
+        ),
+    ),
+    "P3": Runbook(
+        "P3: delivery problems",
+        "Events arrive, but people do not get messages.",
+        (
+            ("person", _user),
+            ("campaign", _campaign),
+            ("network", _network),
+            ("dead letters", _dlq()),
+        ),
+        (
+            "Fix the person-level findings first (suppression, unsubscribed, missing email).",
+            "For campaign findings (paused, draft actions, empty audience), involve the campaign's "
+            "owner in Customer.io.",
+        ),
+    ),
+    "P4": Runbook(
+        "P4: webhook failures",
+        "Reporting webhooks are rejected, late, or quarantined.",
+        (
+            ("signature", _webhook),
+            ("quarantine", _dlq(["webhook-quarantine"])),
+            ("secret versions", _secrets),
+        ),
+        (
+            "Customer.io backlogs every later webhook while one fails, for up to 7 days: fix the "
+            "rejection first (usually the signing key), the backlog then drains by itself.",
+            "Replay quarantined events after a fix with `cio-doctor webhook replay --quarantine`.",
+        ),
+    ),
+}
+
+
+def _run_step(name: str, step: Callable[[Inputs], Report], inputs: Inputs) -> list[Check]:
+    started = now_iso()
+    try:
+        report = step(inputs)
+    except CannotCheck as exc:
+        check = Check(f"{name}", started_at=started, finished_at=now_iso())
+        check.fail(str(exc))
+        return [check]
+    for check in report.checks:
+        check.name = f"{name}: {check.name}"
+    return report.checks
+
+
+def run(priority: str, inputs: Inputs) -> Report:
+    runbook = RUNBOOKS[priority]
+    report = Report("incident", runbook.title)
+    report.extra = {
+        "priority": priority,
+        "meaning": runbook.meaning,
+        "runbook_next_steps": list(runbook.next_steps),
+    }
+    with ThreadPoolExecutor(max_workers=len(runbook.steps)) as pool:
+        futures = [pool.submit(_run_step, name, step, inputs) for name, step in runbook.steps]
+        for future in futures:
+            report.checks.extend(future.result())
+    return report
+
+
+def to_markdown(priority: str, report: Report) -> str:
+    data = report.to_dict()
+    lines = [
+        f"# Incident report: {data['target']}",
+        "",
+        f"- priority: **{priority}** ({data['meaning']})",
+        f"- started: {data['started_at']}",
+        f"- finished: {data['finished_at']}",
+        f"- status: **{data['status']}** (exit code {data['exit_code']})",
+        "",
+        "## Checks",
+        "",
+        "| check | result | started | duration |",
+        "|---|---|---|---|",
+    ]
+    for check in data["checks"]:
+        result = f"could not check: {check['error']}" if check["error"] else check["status"]
+        lines.append(
+            f"| {check['name']} | {_cell(result)} | {check['started_at']} | "
+            f"{check['duration_ms']:.0f} ms |"
+        )
+    lines += ["", "## Findings (most severe first)", ""]
+    if not data["findings"]:
+        lines.append("No findings.")
+    for f in data["findings"]:
+        lines.append(f"- **{f['severity']}** {f['title']} (`{f['code']}`)")
+        if f["detail"]:
+            lines.append(f"  - {f['detail']}")
+        if f["next_step"]:
+            lines.append(f"  - next: {f['next_step']}")
+    lines += ["", "## Next steps", ""] + [f"1. {s}" for s in data["runbook_next_steps"]]
+    lines += ["", "## Details", ""]
+    for check in data["checks"]:
+        if check["data"]:
+            lines += [
+                f"### {check['name']}",
+                "",
+                "```json",
+                json.dumps(check["data"], indent=2, default=str)[:4000],
+                "```",
+                "",
+            ]
+    return "\n".join(lines) + "\n"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def write(priority: str, report: Report, out_dir: Path) -> tuple[Path, Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stamp = report.started_at.replace(":", "").replace("-", "").split(".")[0]
+    base = out_dir / f"incident-{priority}-{stamp}"
+    md, js = base.with_suffix(".md"), base.with_suffix(".json")
+    md.write_text(to_markdown(priority, report), encoding="utf-8")
+    js.write_text(json.dumps(report.to_dict(), indent=2, default=str), encoding="utf-8")
+    return md, js
