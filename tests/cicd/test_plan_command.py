@@ -178,7 +178,17 @@ def test_make_plan_explains_what_is_missing(tmp_path: Path) -> None:
         pytest.skip("`cio-platform plan` is not wired to stacks.plan.main yet (stacks/cli.py)")
     env = {"PATH": f"{REPO / '.venv/bin'}:/usr/bin:/bin", "HOME": str(tmp_path)}
     result = subprocess.run(
-        ["make", "--no-print-directory", "-C", str(REPO), "plan", "ENV=dev"],
+        # -o: never (re)install the shared venv from inside a test, whatever the timestamps.
+        [
+            "make",
+            "--no-print-directory",
+            "-C",
+            str(REPO),
+            "-o",
+            ".venv/.installed",
+            "plan",
+            "ENV=dev",
+        ],
         env=env,
         capture_output=True,
         text=True,
