@@ -58,9 +58,8 @@ def test_p1_outage_with_a_revoked_key_and_dead_letters(
     publisher.publish(
         f"projects/{PROJECT}/topics/cio-{env}-track-dead-letter",
         b"{}",
-        cio_reason="rejected_401",
-        cio_retryable="true",
-        cio_status="401",
+        CloudPubSubDeadLetterSourceDeliveryCount="30",
+        CloudPubSubDeadLetterSourceSubscription=f"cio-{env}-track-push",
     ).result()
     store = Store()
     old = datetime.now(UTC) - timedelta(days=10)

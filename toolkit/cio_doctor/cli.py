@@ -436,6 +436,7 @@ def incident_cmd(
         str | None, typer.Option("--status-url", help="Status page JSON.")
     ] = None,
     observed_rps: Annotated[float | None, typer.Option("--observed-rps", min=0)] = None,
+    budget: Annotated[int | None, typer.Option("--budget", min=1, help="Request budget/s.")] = None,
     wait: WaitOpt = 2.0,
     env: EnvOpt = None,
     region: RegionOpt = None,

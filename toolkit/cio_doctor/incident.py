@@ -30,6 +30,7 @@ class Inputs:
     status_url: str | None = None
     observed_rps: float | None = None
     wait: float = 2.0
+    budget: int | None = None
 
 
 Step = tuple[str, Callable[[Inputs], Report]]
@@ -38,7 +39,7 @@ Step = tuple[str, Callable[[Inputs], Report]]
 def _network(i: Inputs) -> Report:
     from cio_doctor.network_report import network_report
 
-    return network_report(i.settings, 5, i.ca_file, i.status_url, i.observed_rps, None)
+    return network_report(i.settings, 5, i.ca_file, i.status_url, i.observed_rps, i.budget)
 
 
 def _probe(i: Inputs) -> Report:
@@ -124,7 +125,8 @@ RUNBOOKS: dict[str, Runbook] = {
             "If Customer.io's status page shows an incident, wait it out: handlers retry with "
             "backoff and dead-letter after max attempts; then `cio-doctor dlq replay`.",
             "If credentials are rejected (401), add the right key as a new secret version and roll "
-            "the handlers (README: Rotating a secret), then replay reason rejected_401.",
+            "the handlers (README: Rotating a secret); handlers retry 401s, so what exhausted its "
+            "attempts meanwhile is replayed with --reason max_delivery_attempts.",
             "If our egress fails (DNS/TCP/TLS), check the VPC connector/NAT and recent network "
             "changes.",
         ),
@@ -134,9 +136,10 @@ RUNBOOKS: dict[str, Runbook] = {
         "Many deliveries fail or retry; some events are delayed.",
         (("network", _network), ("credentials", _probe), ("dead letters", _dlq())),
         (
-            "Read the dead-letter reasons: rejected_429 means over budget (lower "
-            "customerio.request_budget_per_second or stop a backfill); 5xx means Customer.io; "
-            "rejected_400/schema_invalid means a producer sends bad payloads.",
+            "Read the dead-letter reasons: max_delivery_attempts means retries ran out (429: over "
+            "budget, lower customerio.request_budget_per_second or stop a backfill; 5xx or "
+            "timeouts: Customer.io; 401: the key); rejected_4xx, too_large or schema_invalid "
+            "mean a producer sends bad payloads.",
             "Replay retryable dead letters once the error rate is back to normal.",
         ),
     ),
