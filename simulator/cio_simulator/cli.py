@@ -66,6 +66,11 @@ def _server_parser(parser: argparse.ArgumentParser) -> None:
         help="injected 5xx are answered after the request was stored",
     )
     parser.add_argument("--seed", type=int, help="random seed for fault rolls")
+    parser.add_argument(
+        "--log-requests",
+        action="store_true",
+        help="print one line per API request (method, path, status, outcome, time)",
+    )
     parser.add_argument("--seed-file", help="JSON file to POST to /_admin/seed at start")
 
 
@@ -94,6 +99,7 @@ def build_config(args: argparse.Namespace) -> SimulatorConfig:
         rate_burst=args.rate_burst,
         app_rate_limit=args.app_rate_limit,
         validate_schemas=not args.no_validate,
+        log_requests=args.log_requests,
         faults=faults,
     )
 

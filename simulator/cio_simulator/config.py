@@ -154,6 +154,7 @@ class SimulatorConfig:
     validate_schemas: bool = True
     faults: FaultConfig = field(default_factory=FaultConfig)
     request_log_size: int = 10_000
+    log_requests: bool = False
 
     def __post_init__(self) -> None:
         if self.region not in ("us", "eu"):

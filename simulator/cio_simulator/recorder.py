@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import threading
 import time
 from collections import Counter, deque
@@ -39,8 +40,19 @@ def _body(raw: bytes) -> Any:
         return {"_unparsed": raw[:512].decode("utf-8", "replace"), "_bytes": len(raw)}
 
 
+_EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*(@|%40)([A-Za-z0-9.-]+)")
+
+
+def access_line(entry: dict[str, Any]) -> str:
+    """One line per request for `--log-requests`: no headers, no bodies, emails masked."""
+    path = _EMAIL.sub(lambda m: f"{m.group(1)}***{m.group(2)}{m.group(3)}", entry["path"])
+    status = entry["status"] if entry["status"] is not None else "-"
+    return f"{entry['method']} {path} {status} {entry['outcome']} {entry['duration_ms']}ms"
+
+
 class Recorder:
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, echo: bool = False) -> None:
+        self.echo = echo
         self._lock = threading.Lock()
         self._entries: deque[dict[str, Any]] = deque(maxlen=size)
         self._seq = itertools.count(1)
@@ -65,6 +77,8 @@ class Recorder:
             self.counters[f"status_{status}" if status is not None else f"no_answer_{outcome}"] += 1
             if outcome == "rate_limited":
                 self.counters["rate_limited_429"] += 1
+        if self.echo:
+            print(access_line(entry), flush=True)
 
     def entries(
         self, path_prefix: str = "", method: str = "", limit: int = 0

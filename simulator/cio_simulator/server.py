@@ -155,7 +155,7 @@ class Simulator:
         self.workspace = Workspace()
         self.catalog = Catalog(self.workspace)
         self.faults = FaultInjector(self.config.faults)
-        self.recorder = Recorder(self.config.request_log_size)
+        self.recorder = Recorder(self.config.request_log_size, echo=self.config.log_requests)
         self.stopping = threading.Event()
         self._buckets: dict[str, TokenBucket] = {}
         self._reset_buckets()

@@ -139,6 +139,45 @@ def test_cli_serves_with_flags_and_stops_on_sigterm(tmp_path: Path) -> None:
         assert _stop(proc) == 0
 
 
+def test_cli_access_log_masks_emails_and_shows_outcomes() -> None:
+    proc, url = _start_cli(
+        "--log-requests", "--fault", "503:1.0", "--fault-path", "/api/v1/customers/x"
+    )
+    try:
+        auth = ("sim-site-id", "sim-track-api-key")
+        requests.put(
+            f"{url}/api/v1/customers/ada@example.com", json={"plan": "pro"}, auth=auth, timeout=5
+        )
+        requests.put(f"{url}/api/v1/customers/x1", json={}, auth=auth, timeout=5)
+    finally:
+        assert _stop(proc) == 0
+    assert proc.stdout is not None
+    lines = proc.stdout.read().splitlines()
+    assert lines[0].startswith("PUT /api/v1/customers/a***@example.com 200 created ")
+    assert lines[1].startswith("PUT /api/v1/customers/x1 503 fault_503 ")
+    assert "ada@" not in "\n".join(lines)
+
+
+def test_app_api_rate_limit_is_separate_from_track() -> None:
+    sim = Simulator(make_config(app_rate_limit=2.0)).start()
+    try:
+        app = [
+            requests.get(
+                f"{sim.url}/v1/campaigns",
+                headers={"Authorization": "Bearer test-app-key"},
+                timeout=5,
+            ).status_code
+            for _ in range(4)
+        ]
+        track = requests.get(
+            f"{sim.url}/api/v1/accounts/region", auth=(SITE_ID, TRACK_KEY), timeout=5
+        )
+        assert app[:2] == [200, 200] and 429 in app[2:]
+        assert track.status_code == 200
+    finally:
+        sim.stop()
+
+
 def test_cli_rejects_bad_fault_flags() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "cio_simulator.cli", "--port", "0", "--fault", "700:0.5"],
