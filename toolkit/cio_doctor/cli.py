@@ -460,6 +460,7 @@ def incident_cmd(
             status_url,
             observed_rps,
             wait,
+            budget,
         )
         report = incident.run(level, inputs)
         md, js = incident.write(level, report, out)
