@@ -11,7 +11,6 @@ from cio_policy import (
     PUBLIC_MEMBERS,
     StackDocument,
     StackResourceCheck,
-    members,
 )
 
 
@@ -31,10 +30,11 @@ class NoPublicMembers(StackResourceCheck):
     def evaluate(
         self, stack: StackDocument, rtype: str, name: str, resource: dict[str, Any]
     ) -> CheckResult:
-        self.evaluated_keys = ["member", "members"]
-        public = sorted(PUBLIC_MEMBERS & members(resource))
-        if public:
-            return self.fail(f"grants {resource.get('role')} to {', '.join(public)}")
+        self.evaluated_keys = ["member", "members", "policy_data"]
+        for role, principals in stack.grants(resource):
+            public = sorted(PUBLIC_MEMBERS & principals)
+            if public:
+                return self.fail(f"grants {role} to {', '.join(public)}")
         return CheckResult.PASSED
 
 
@@ -51,10 +51,10 @@ class NoPrimitiveRoles(StackResourceCheck):
     def evaluate(
         self, stack: StackDocument, rtype: str, name: str, resource: dict[str, Any]
     ) -> CheckResult:
-        self.evaluated_keys = ["role"]
-        role = resource.get("role")
-        if role in PRIMITIVE_ROLES:
-            return self.fail(f"primitive role {role}: grant a predefined role instead")
+        self.evaluated_keys = ["role", "policy_data"]
+        for role, _ in stack.grants(resource):
+            if role in PRIMITIVE_ROLES:
+                return self.fail(f"primitive role {role}: grant a predefined role instead")
         return CheckResult.PASSED
 
 

@@ -28,8 +28,8 @@ PUBLIC_MEMBERS = frozenset({"allUsers", "allAuthenticatedUsers"})
 PRIMITIVE_ROLES = frozenset({"roles/owner", "roles/editor", "roles/viewer"})
 INVOKER_ROLES = frozenset({"roles/run.invoker", "roles/cloudfunctions.invoker"})
 # Resource types whose `member` / `members` grant a role (wildcards as checkov matches them).
-IAM_GRANTS = ("google_*_iam_member", "google_*_iam_binding")
-REFERENCE = re.compile(r"^\$\{([a-z0-9_]+)\.([A-Za-z0-9_-]+)\.[A-Za-z0-9_.]+\}$")
+IAM_GRANTS = ("google_*_iam_member", "google_*_iam_binding", "google_*_iam_policy")
+REFERENCE = re.compile(r"^\$\{((?:data\.)?[a-z0-9_]+)\.([A-Za-z0-9_-]+)\.[A-Za-z0-9_.]+\}$")
 
 
 class StackDocument:
@@ -38,6 +38,7 @@ class StackDocument:
     def __init__(self, path: Path, data: dict[str, Any]) -> None:
         self.path = path
         self.resources: dict[str, dict[str, dict[str, Any]]] = data.get("resource", {})
+        self.data_sources: dict[str, dict[str, dict[str, Any]]] = data.get("data", {})
 
     def resource(self, rtype: str, name: str) -> dict[str, Any]:
         try:
@@ -57,6 +58,28 @@ class StackDocument:
             for key in find_values(resource, "kms_key_name")
         )
 
+    def grants(self, resource: dict[str, Any]) -> list[tuple[str, set[str]]]:
+        """(role, members) pairs an IAM member, binding or policy resource grants.
+
+        An `_iam_policy` takes `policy_data`: literal JSON, or a reference to a
+        `google_iam_policy` data source of the stack, whose bindings are read instead.
+        """
+        if "policy_data" not in resource:
+            return [(str(resource.get("role", "")), members(resource))]
+        policy = resource["policy_data"]
+        source = referenced(policy) or ""
+        if source.startswith("data."):
+            _, rtype, name = source.split(".", 2)
+            bindings = self.data_sources.get(rtype, {}).get(name, {}).get("binding") or []
+        else:
+            try:
+                bindings = json.loads(policy).get("bindings") or []
+            except (TypeError, ValueError, AttributeError):
+                bindings = []
+        if isinstance(bindings, dict):
+            bindings = [bindings]
+        return [(str(b.get("role", "")), members(b)) for b in bindings if isinstance(b, dict)]
+
     def publicly_invokable(self, rtype: str, name: str, resource: dict[str, Any]) -> bool:
         """Whether an allUsers/allAuthenticatedUsers invoker grant targets this service.
 
@@ -65,14 +88,18 @@ class StackDocument:
         """
         targets = {f"{rtype}.{name}", str(resource.get("name", ""))}
         for grant_type, by_name in self.resources.items():
-            if not grant_type.endswith(("_iam_member", "_iam_binding")):
+            if not grant_type.endswith(("_iam_member", "_iam_binding", "_iam_policy")):
                 continue
             for grant in by_name.values():
-                if grant.get("role") not in INVOKER_ROLES or not PUBLIC_MEMBERS & members(grant):
-                    continue
-                for field in ("name", "service", "cloud_function"):
-                    if referenced(grant.get(field)) in targets:
-                        return True
+                public = any(
+                    role in INVOKER_ROLES and PUBLIC_MEMBERS & principals
+                    for role, principals in self.grants(grant)
+                )
+                if public and any(
+                    referenced(grant.get(field)) in targets
+                    for field in ("name", "service", "cloud_function")
+                ):
+                    return True
         return False
 
 

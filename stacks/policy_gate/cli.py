@@ -80,6 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         suppressions = load_suppressions(args.suppressions, set(environment_names()) | set(envs))
         stacks = load_stacks(args.outdir.resolve(), envs)
         structure = {s.env: check_structure(s) for s in stacks}
+        report.clear(args.reports)
         cwd = REPO if args.outdir.resolve().is_relative_to(REPO) else args.outdir.resolve()
         scans = scan(stacks, args.checkov, args.checks_dir, args.reports, cwd)
     except (SuppressionError, FileNotFoundError, ValueError, ScannerError) as exc:

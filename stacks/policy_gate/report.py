@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from stacks.policy_gate.scanner import SARIF_REPORT
+from stacks.policy_gate.scanner import JSON_REPORT, LOG, SARIF_REPORT
 from stacks.policy_gate.stackfile import StackFile
 from stacks.policy_gate.verdict import Verdict
 
@@ -47,7 +47,7 @@ def problems(verdicts: list[Verdict], stacks: dict[str, StackFile]) -> list[str]
     for v in verdicts:
         lines += [f"{v.env}: structure: {p}" for p in v.structure]
         for f in v.failed:
-            path = stacks[v.env].resources[f.address].path
+            path = stacks[v.env].info(f.address).path
             detail = f" ({'; '.join(f.details)})" if f.details else ""
             lines.append(f"{v.env}: {f.check_id} {f.address} [{path}]: {f.check_name}{detail}")
         lines += [f"{v.env}: {p}" for p in v.problems]
@@ -116,6 +116,12 @@ def annotate_sarif(
                         }
                     ]
     return sarif
+
+
+def clear(reports_dir: Path) -> None:
+    """Remove a previous run's reports, so a failed run never leaves stale ones to upload."""
+    for name in (SUMMARY_JSON, SARIF_FILE, SARIF_REPORT, JSON_REPORT, LOG):
+        (reports_dir / name).unlink(missing_ok=True)
 
 
 def write_reports(

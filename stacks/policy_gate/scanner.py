@@ -113,7 +113,11 @@ def scan(
             stack = by_file.get(record["file_path"])
             if stack is None:
                 raise ScannerError(f"checkov reported an unexpected file {record['file_path']}")
-            getattr(results[stack.env], target).append(_finding(stack, record))
+            try:
+                finding = _finding(stack, record)
+            except LookupError as exc:
+                raise ScannerError(str(exc)) from None
+            getattr(results[stack.env], target).append(finding)
     errors = [
         f"checkov: {line.strip()}"
         for line in log.read_text(encoding="utf-8").splitlines()

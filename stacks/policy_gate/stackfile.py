@@ -23,7 +23,8 @@ class StackFile:
     env: str
     path: Path
     data: dict[str, Any]
-    resources: dict[str, ResourceInfo]
+    resources: dict[str, ResourceInfo]  # managed resources by address
+    data_sources: dict[str, ResourceInfo]  # by address: data.<type>.<name>
 
     @classmethod
     def load(cls, env: str, path: Path) -> StackFile:
@@ -33,33 +34,44 @@ class StackFile:
             raise ValueError(f"{path}: not valid JSON: {exc}") from None
         if not isinstance(data, dict):
             raise ValueError(f"{path}: a Terraform JSON document is an object")
-        resources: dict[str, ResourceInfo] = {}
-        for rtype, by_name in (data.get("resource") or {}).items():
-            if rtype == "//" or not isinstance(by_name, dict):
-                continue
-            for name, body in by_name.items():
-                if name == "//":
-                    continue
-                address = f"{rtype}.{name}"
-                resources[address] = ResourceInfo(address, rtype, name, construct_path(body, env))
-        return cls(env, path, data, resources)
+        resources = _entities(data.get("resource"), "", env)
+        sources = _entities(data.get("data"), "data.", env)
+        return cls(env, path, data, resources, sources)
+
+    def info(self, address: str) -> ResourceInfo:
+        return self.resources.get(address) or self.data_sources[address]
 
     def address_of(self, checkov_resource: str) -> str:
         """The address of a checkov record's resource.
 
-        Checkov's terraform_json runner names resources `resource.<name>` (without the type);
-        CDKTF names are unique across types, so the name identifies the resource.
+        Checkov's terraform_json runner names resources `resource.<name>` and data sources
+        `data.<name>` (without the type); CDKTF names are unique across types, so the name
+        identifies the entity.
         """
-        if checkov_resource in self.resources:
+        if checkov_resource in self.resources or checkov_resource in self.data_sources:
             return checkov_resource
-        name = checkov_resource.removeprefix("resource.")
-        found = [a for a, info in self.resources.items() if info.name == name]
+        kind, _, name = checkov_resource.partition(".")
+        pool = self.data_sources if kind == "data" else self.resources
+        found = [a for a, info in pool.items() if info.name == name]
         if len(found) != 1:
             raise LookupError(
                 f"{self.path}: checkov reported {checkov_resource!r}, which matches "
-                f"{len(found)} resources"
+                f"{len(found)} entities"
             )
         return found[0]
+
+
+def _entities(block: Any, prefix: str, env: str) -> dict[str, ResourceInfo]:
+    """`resource` or `data` blocks by address (CDKTF's `//` comment keys skipped)."""
+    found: dict[str, ResourceInfo] = {}
+    for rtype, by_name in (block or {}).items():
+        if rtype == "//" or not isinstance(by_name, dict):
+            continue
+        for name, body in by_name.items():
+            if name != "//":
+                address = f"{prefix}{rtype}.{name}"
+                found[address] = ResourceInfo(address, rtype, name, construct_path(body, env))
+    return found
 
 
 def construct_path(body: Any, env: str) -> str:

@@ -40,7 +40,8 @@ def _suppression_problems(
     for s in suppressions:
         if stack.env not in s.environments:
             continue
-        if not any(s.covers(info) for info in stack.resources.values()):
+        entities = [*stack.resources.values(), *stack.data_sources.values()]
+        if not any(s.covers(info) for info in entities):
             problems.append(
                 f"stale {s.label}: no resource {s.resource!r} in {stack.env}; remove it or "
                 "update the resource"
@@ -61,7 +62,7 @@ def judge(
     verdict.problems = list(scan.problems)
     used: set[int] = set()
     for finding in scan.failed:
-        info = stack.resources[finding.address]
+        info = stack.info(finding.address)
         match = next(
             (s for s in suppressions if s.applies(stack.env, finding.check_id, info)), None
         )

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.policy.fabricated import checks_stack, document, no_kms_stack, write_stack
+from tests.policy.fabricated import CHECKS_DATA, checks_stack, document, no_kms_stack, write_stack
 from tests.policy.gate import GateRun, run_gate, write_suppressions
 
 
@@ -23,7 +23,7 @@ def fabricated_gate(tmp_path_factory: pytest.TempPathFactory) -> GateRun:
     """The gate without suppressions over two fabricated stacks: `fab` (every check's good
     and bad resources, KMS in use) and `fabnokms` (no KMS key anywhere)."""
     outdir = tmp_path_factory.mktemp("cdktf.out-fabricated")
-    write_stack(outdir, "fab", document("fab", checks_stack("fab")))
+    write_stack(outdir, "fab", document("fab", checks_stack("fab"), CHECKS_DATA))
     write_stack(outdir, "fabnokms", document("fabnokms", no_kms_stack("fabnokms")))
     empty = write_suppressions(outdir / "suppressions.yaml", [])
     reports = tmp_path_factory.mktemp("reports-fabricated")

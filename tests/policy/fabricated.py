@@ -27,6 +27,8 @@ EXPECTATIONS: list[tuple[str, str, str]] = [
     ("CKV_CIO_3", "google_pubsub_topic_iam_member.good_publisher", "PASSED"),
     ("CKV_CIO_3", "google_cloud_run_v2_service_iam_member.bad_public_invoker", "FAILED"),
     ("CKV_CIO_3", "google_storage_bucket_iam_binding.bad_authenticated_readers", "FAILED"),
+    ("CKV_CIO_3", "google_storage_bucket_iam_policy.bad_public_policy", "FAILED"),
+    ("CKV_CIO_3", "google_pubsub_topic_iam_policy.bad_editor_policy", "PASSED"),
     ("CKV_CIO_4", "google_secret_manager_secret.good_secret_cmek", "PASSED"),
     ("CKV_CIO_4", "google_secret_manager_secret.bad_secret_auto_no_cmek", "PASSED"),
     ("CKV_CIO_4", "google_secret_manager_secret.bad_secret_no_replication", "FAILED"),
@@ -37,6 +39,8 @@ EXPECTATIONS: list[tuple[str, str, str]] = [
     ("CKV_CIO_6", "google_storage_bucket.bad_bucket_labels", "FAILED"),
     ("CKV_CIO_7", "google_pubsub_topic_iam_member.good_publisher", "PASSED"),
     ("CKV_CIO_7", "google_project_iam_member.bad_project_editor", "FAILED"),
+    ("CKV_CIO_7", "google_pubsub_topic_iam_policy.bad_editor_policy", "FAILED"),
+    ("CKV_CIO_7", "google_storage_bucket_iam_policy.bad_public_policy", "PASSED"),
     ("CKV_CIO_8", "google_bigquery_table.good_table_partitioned", "PASSED"),
     ("CKV_CIO_8", "google_bigquery_table.bad_table_unpartitioned", "FAILED"),
     ("CKV_CIO_8", "google_bigquery_table.view_reads_table", "absent"),
@@ -130,6 +134,20 @@ def checks_stack(env: str) -> dict[str, dict[str, Any]]:
             "bad_authenticated_readers": {"bucket": "b", "role": "roles/storage.objectViewer",
                                           "members": ["allAuthenticatedUsers"]},
         },
+        "google_storage_bucket_iam_policy": {
+            "bad_public_policy": {
+                "bucket": "b",
+                "policy_data": "${data.google_iam_policy.public_viewer.policy_data}",
+            },
+        },
+        "google_pubsub_topic_iam_policy": {
+            "bad_editor_policy": {
+                "topic": "t",
+                "policy_data": json.dumps(
+                    {"bindings": [{"role": "roles/editor", "members": ["group:x@acme.example"]}]}
+                ),
+            },
+        },
         "google_project_iam_member": {
             "bad_project_editor": {"project": "acme-fab", "role": "roles/editor",
                                    "member": f"serviceAccount:{SERVICE_ACCOUNT}"},
@@ -172,7 +190,19 @@ def no_kms_stack(env: str) -> dict[str, dict[str, Any]]:
     }
 
 
-def document(env: str, resources: dict[str, dict[str, Any]]) -> dict[str, Any]:
+# Data sources the fabricated checks stack reads (an IAM policy granting allUsers).
+CHECKS_DATA = {
+    "google_iam_policy": {
+        "public_viewer": {
+            "binding": [{"role": "roles/storage.objectViewer", "members": ["allUsers"]}]
+        }
+    }
+}
+
+
+def document(
+    env: str, resources: dict[str, dict[str, Any]], data: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """A CDKTF-shaped Terraform JSON document (metadata on the stack and every resource)."""
     with_metadata = {
         rtype: {
@@ -183,6 +213,7 @@ def document(env: str, resources: dict[str, dict[str, Any]]) -> dict[str, Any]:
     }
     return {
         "//": {"metadata": {"backend": "local", "stackName": env, "version": "0.21.0"}},
+        **({"data": data} if data else {}),
         "provider": {"google": [{"project": f"acme-{env}", "region": "europe-west1"}]},
         "resource": with_metadata,
         "terraform": {"required_providers": {"google": {"source": "google", "version": "6.50.0"}}},

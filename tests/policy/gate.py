@@ -37,16 +37,16 @@ class GateRun:
         data = json.loads((self.reports / "results_json.json").read_text(encoding="utf-8"))
         part = data[0] if isinstance(data, list) else data
         found: dict[tuple[str, str, str], str] = {}
-        for kind in ("passed_checks", "failed_checks"):
-            for record in part["results"].get(kind, []):
+        for outcome in ("passed_checks", "failed_checks"):
+            for record in part["results"].get(outcome, []):
                 env = Path(record["file_path"]).parent.name
                 stack_file = self.outdir / "stacks" / env / "cdk.tf.json"
                 stack = json.loads(stack_file.read_text(encoding="utf-8"))
-                name = record["resource"].removeprefix("resource.")
-                rtype = next(t for t, items in stack["resource"].items() if name in items)
-                found[(env, record["check_id"], f"{rtype}.{name}")] = record["check_result"][
-                    "result"
-                ]
+                kind, _, name = record["resource"].partition(".")
+                block = stack["data" if kind == "data" else "resource"]
+                rtype = next(t for t, items in block.items() if name in items)
+                address = f"{'data.' if kind == 'data' else ''}{rtype}.{name}"
+                found[(env, record["check_id"], address)] = record["check_result"]["result"]
         return found
 
 

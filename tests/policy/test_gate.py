@@ -6,7 +6,8 @@ import json
 import re
 from pathlib import Path
 
-from tests.policy.gate import GateRun
+from tests.policy.fabricated import document, no_kms_stack, write_stack
+from tests.policy.gate import GateRun, run_gate
 from tests.policy.test_checks import project_check_ids
 
 
@@ -48,3 +49,15 @@ def test_sarif_marks_every_suppressed_result(real_gate: GateRun) -> None:
         (suppression,) = result["suppressions"]
         assert suppression["kind"] == "external" and suppression["justification"]
     assert not (real_gate.reports / "results_sarif.sarif").exists()
+
+
+def test_gate_cannot_run_without_checkov(tmp_path: Path) -> None:
+    write_stack(tmp_path, "fabnokms", document("fabnokms", no_kms_stack("fabnokms")))
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / "checkov.sarif").write_text("{}", encoding="utf-8")
+    run = run_gate(
+        tmp_path, tmp_path / "reports", "--env", "fabnokms", "--checkov", str(tmp_path / "nope")
+    )
+    assert run.returncode == 2
+    assert "build it with `make checkov-venv`" in run.stderr
+    assert not (tmp_path / "reports" / "checkov.sarif").exists(), "no stale report to upload"
