@@ -26,6 +26,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 SUMMARY_SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "plan_summary.py"
 DEFAULT_PROBES = ("storage.googleapis.com:443", "registry.terraform.io:443")
@@ -110,6 +111,19 @@ def unreachable(probes: Sequence[str], timeout: float = 3.0) -> list[str]:
     return failed
 
 
+def network_probes(environ: Mapping[str, str]) -> list[str]:
+    """What must answer: $CIO_PLAN_NETWORK_PROBES, else the HTTPS proxy, else Google/registry."""
+    explicit = environ.get(PROBE_ENV)
+    if explicit:
+        return [p for p in explicit.split(",") if p]
+    proxy = environ.get("HTTPS_PROXY") or environ.get("https_proxy")
+    if proxy:
+        parsed = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+        if parsed.hostname:
+            return [f"{parsed.hostname}:{parsed.port or 443}"]
+    return list(DEFAULT_PROBES)
+
+
 def check_prerequisites(paths: Paths, environ: Mapping[str, str]) -> str:
     """Return the terraform binary, or raise Missing listing everything missing."""
     problems: list[str] = []
@@ -139,8 +153,7 @@ def check_prerequisites(paths: Paths, environ: Mapping[str, str]) -> str:
             "google-github-actions/auth with Workload Identity Federation"
         )
     if not problems:
-        probes = [p for p in environ.get(PROBE_ENV, ",".join(DEFAULT_PROBES)).split(",") if p]
-        down = unreachable(probes)
+        down = unreachable(network_probes(environ))
         if down:
             problems.append(
                 "network: cannot reach " + "; ".join(down) + " (the state bucket and the "

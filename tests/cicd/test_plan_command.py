@@ -200,3 +200,13 @@ def test_make_plan_explains_what_is_missing(tmp_path: Path) -> None:
     assert "cannot plan environment 'dev'; missing:" in output
     assert "Google Cloud credentials not found" in output
     assert "Traceback" not in output
+
+
+def test_network_probes_follow_the_proxy() -> None:
+    from stacks.plan import DEFAULT_PROBES, network_probes
+
+    assert network_probes({}) == list(DEFAULT_PROBES)
+    assert network_probes({"HTTPS_PROXY": "http://proxy.corp:3128"}) == ["proxy.corp:3128"]
+    assert network_probes({"https_proxy": "proxy.corp"}) == ["proxy.corp:443"]
+    explicit = {"CIO_PLAN_NETWORK_PROBES": "a:1,b:2", "HTTPS_PROXY": "http://p:1"}
+    assert network_probes(explicit) == ["a:1", "b:2"]
