@@ -167,7 +167,7 @@ def group_cpu_seconds(group: int) -> float:
 @contextmanager
 def topics(host: str) -> Iterator[str]:
     os.environ["PUBSUB_EMULATOR_HOST"] = host
-    from google.cloud import pubsub_v1
+    from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
     topic = f"projects/{PROJECT}/topics/cio-bench-webhook-events"
     pubsub_v1.PublisherClient().create_topic(name=topic)

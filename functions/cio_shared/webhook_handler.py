@@ -24,7 +24,6 @@ from collections.abc import Callable, Mapping
 from typing import Any, cast
 
 from flask import Request
-from werkzeug.exceptions import RequestEntityTooLarge
 
 from cio_shared.logs import StructuredLogger, get_logger
 from cio_shared.webhook_events import (
@@ -41,6 +40,7 @@ from cio_shared.webhook_signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, Sig
 
 Response = tuple[dict[str, Any], int, dict[str, str]]
 HANDLER = "webhook"
+_READ_CHUNK = 64 * 1024
 
 
 class WebhookHandler:
@@ -88,15 +88,22 @@ class WebhookHandler:
         return self._publish_event(log, started, parsed, data)
 
     def _read_body(self, request: Request) -> bytes | None:
-        """The raw body, or None when it is over the cap (never read past the cap)."""
+        """The raw body, or None when it is over the cap (never reads more than cap + 1 bytes).
+
+        Read by hand rather than with `max_content_length`: functions-framework reads the body
+        again after the handler returns, and a limited stream would raise there (a 500).
+        """
         cap = self.settings.max_body_bytes
         if request.content_length is not None and request.content_length > cap:
             return None
-        request.max_content_length = cap
-        try:
-            return request.get_data(cache=False)
-        except RequestEntityTooLarge:
-            return None
+        parts: list[bytes] = []
+        size = 0
+        while chunk := request.stream.read(min(_READ_CHUNK, cap + 1 - size)):
+            parts.append(chunk)
+            size += len(chunk)
+            if size > cap:
+                return None
+        return b"".join(parts)
 
     def _publish_event(
         self, log: StructuredLogger, started: float, event: WebhookEvent, data: bytes

@@ -19,7 +19,7 @@ from typing import Any
 
 import functions_framework
 from google.api_core import exceptions
-from google.cloud import pubsub_v1
+from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
 REPO = Path(__file__).resolve().parents[2]
 HANDLER_SOURCE = REPO / "functions" / "webhook" / "main.py"
