@@ -12,7 +12,8 @@ from stacks.policy_gate.stackfile import StackFile
 from stacks.policy_gate.verdict import Verdict
 
 SUMMARY_JSON = "summary.json"
-SARIF_FILE = "checkov.sarif"
+SARIF_FILE = "checkov.sarif"  # for code scanning: the findings that fail the gate
+SARIF_ALL = "checkov-all.sarif"  # every finding, suppressed ones marked with their reason
 HEADER = ("environment", "resources", "passed", "failed", "suppressed", "structure", "result")
 
 
@@ -120,7 +121,7 @@ def annotate_sarif(
 
 def clear(reports_dir: Path) -> None:
     """Remove a previous run's reports, so a failed run never leaves stale ones to upload."""
-    for name in (SUMMARY_JSON, SARIF_FILE, SARIF_REPORT, JSON_REPORT, LOG):
+    for name in (SUMMARY_JSON, SARIF_FILE, SARIF_ALL, SARIF_REPORT, JSON_REPORT, LOG):
         (reports_dir / name).unlink(missing_ok=True)
 
 
@@ -131,12 +132,21 @@ def write_reports(
     version: str,
     cwd: Path,
 ) -> None:
-    """summary.json, and checkov's SARIF annotated as checkov.sarif (the one file to upload)."""
+    """summary.json and the two SARIF files.
+
+    GitHub code scanning ignores SARIF's `suppressions` (an accepted finding would open an
+    alert on every upload), so checkov.sarif, the file CI uploads, holds only unsuppressed
+    findings: empty when the gate passes, which also closes alerts that were fixed.
+    checkov-all.sarif keeps everything, suppressed findings marked with their reason.
+    """
     raw = reports_dir / SARIF_REPORT
     if raw.exists():
         sarif = json.loads(raw.read_text(encoding="utf-8"))
         by_env = {v.env: v for v in verdicts}
         annotated = annotate_sarif(sarif, stacks, by_env, cwd)
+        (reports_dir / SARIF_ALL).write_text(json.dumps(annotated, indent=1), encoding="utf-8")
+        for run in annotated.get("runs", []):
+            run["results"] = [r for r in run.get("results", []) if not r.get("suppressions")]
         (reports_dir / SARIF_FILE).write_text(json.dumps(annotated, indent=1), encoding="utf-8")
         raw.unlink()
     (reports_dir / SUMMARY_JSON).write_text(

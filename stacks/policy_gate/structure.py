@@ -58,6 +58,11 @@ def strings(node: Any) -> Iterator[str]:
             yield from strings(item)
 
 
+def unescaped(text: str) -> str:
+    """Drop `$${`, Terraform's escape for a literal `${` (not an interpolation)."""
+    return text.replace("$${", "")
+
+
 def dangling_references(stack: StackFile) -> list[str]:
     """References to resources or data sources the stack does not declare."""
     declared = set(stack.resources)
@@ -73,14 +78,14 @@ def dangling_references(stack: StackFile) -> list[str]:
         targets = [
             m.group(0)
             for text in strings({k: v for k, v in body.items() if k != "depends_on"})
-            for expression in INTERPOLATION.findall(text)
+            for expression in INTERPOLATION.findall(unescaped(text))
             for m in TRAVERSAL.finditer(expression)
         ]
         targets += [str(entry) for entry in body.get("depends_on") or []]
         for target in targets:
             if target not in declared:
                 problems.append(f"{info.address}: references undeclared {target}")
-        for text in strings(body):
+        for text in map(unescaped, strings(body)):
             if text.count("${") != len(INTERPOLATION.findall(text)):
                 problems.append(f"{info.address}: unterminated interpolation in {text[:60]!r}")
     return problems[:MAX_REPORTED]

@@ -39,16 +39,30 @@ def test_summary_lists_each_suppressed_finding_with_its_reason(
     assert "HMAC-SHA256" in webhook[0]["reason"]
 
 
-def test_sarif_marks_every_suppressed_result(real_gate: GateRun) -> None:
+def test_sarif_for_code_scanning_holds_only_unsuppressed_findings(real_gate: GateRun) -> None:
     sarif = json.loads((real_gate.reports / "checkov.sarif").read_text(encoding="utf-8"))
     (run,) = sarif["runs"]
     assert run["tool"]["driver"]["name"] == "Checkov"
+    assert run["results"] == [], "the gate passes: nothing for code scanning to open"
+    assert not (real_gate.reports / "results_sarif.sarif").exists()
+
+
+def test_full_sarif_marks_every_suppressed_result(real_gate: GateRun) -> None:
+    sarif = json.loads((real_gate.reports / "checkov-all.sarif").read_text(encoding="utf-8"))
+    (run,) = sarif["runs"]
     assert run["results"], "the real stacks have suppressed findings"
     for result in run["results"]:
         assert result["properties"]["environment"] in {"dev", "staging", "prod"}
         (suppression,) = result["suppressions"]
         assert suppression["kind"] == "external" and suppression["justification"]
-    assert not (real_gate.reports / "results_sarif.sarif").exists()
+
+
+def test_sarif_for_code_scanning_lists_failures(fabricated_gate: GateRun) -> None:
+    sarif = json.loads((fabricated_gate.reports / "checkov.sarif").read_text(encoding="utf-8"))
+    found = {(r["ruleId"], r["properties"]["environment"]) for r in sarif["runs"][0]["results"]}
+    assert ("CKV_CIO_2", "fab") in found
+    assert all(r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+               == "stacks/fab/cdk.tf.json" for r in sarif["runs"][0]["results"])  # fmt: skip
 
 
 def test_gate_cannot_run_without_checkov(tmp_path: Path) -> None:

@@ -52,6 +52,12 @@ BROKEN = {
 }
 
 
+def test_escaped_interpolation_is_literal_text(tmp_path: Path) -> None:
+    resources = {"google_pubsub_topic": {"a": topic(name="$${not.a.reference")}}
+    path = write_stack(tmp_path, "fine", document("fine", resources))
+    assert check_structure(StackFile.load("fine", path)) == []
+
+
 @pytest.mark.parametrize("case", sorted(BROKEN))
 def test_broken_stack_is_rejected(tmp_path: Path, case: str) -> None:
     resources, message = BROKEN[case]
