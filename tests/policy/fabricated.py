@@ -54,7 +54,7 @@ EXPECTATIONS: list[tuple[str, str, str]] = [
 
 
 def labels(env: str, component: str = "test") -> dict[str, str]:
-    return {"environment": env, "component": component, "managed-by": "cdktf"}
+    return {"environment": env, "component": component, "managed-by": "cdktf", "owner": "platform"}
 
 
 def function(ingress: str | None, account: str = SERVICE_ACCOUNT) -> dict[str, Any]:
