@@ -65,6 +65,8 @@ class DeliveryHandler:
         self._clock = clock
 
     def __call__(self, request: Any) -> tuple[str, int]:
+        if request.method != "POST":  # probes and browsers: not a delivery, nothing to decide
+            return json.dumps({"error": "push deliveries are POST requests"}), 405
         return self.handle(request.get_data(cache=False), request.headers)
 
     def handle(self, body: bytes, headers: Mapping[str, str]) -> tuple[str, int]:
