@@ -200,12 +200,21 @@ def main() -> int:
             "bare": (scratch / "bare.py", scratch / "bare.log"),
             "webhook": (REPO / "functions" / "webhook" / "main.py", scratch / "webhook.log"),
         }
+        # The same requests with a broken signature: the handler's own path (read, verify,
+        # answer 401, log) without the Pub/Sub round trip.
+        forged = [(body, {**headers, "X-CIO-Signature": "0" * 64}) for body, headers in work]
+        runs = {
+            "bare": ("bare", work),
+            "webhook": ("webhook", work),
+            "rejected": ("webhook", forged),
+        }
         results = {}
-        for name, (source, log) in servers.items():
+        for name, (server, requests_) in runs.items():
+            source, log = servers[server]
             with serve(source, env, log) as (url, group):
-                load(name, url, work[: args.warmup], args.concurrency)
+                load(name, url, requests_[: args.warmup], args.concurrency)
                 cpu = group_cpu_seconds(group)
-                results[name] = load(name, url, work[args.warmup :], args.concurrency)
+                results[name] = load(name, url, requests_[args.warmup :], args.concurrency)
                 results[name].server_cpu_seconds = group_cpu_seconds(group) - cpu
         print(f"{args.requests} signed requests, {args.concurrency} connections, one worker each")
         for result in results.values():
@@ -218,6 +227,12 @@ def main() -> int:
             f"server CPU per request {hook.cpu_ms_per_request / bare.cpu_ms_per_request:.2f}x "
             f"(mean latency {statistics.mean(hook.latencies_ms):.2f} vs "
             f"{statistics.mean(bare.latencies_ms):.2f} ms)"
+        )
+        rejected = results["rejected"]
+        print(
+            f"ratio    rejected/bare (no publish): throughput {rejected.rps / bare.rps:.2f}x, "
+            f"p50 {rejected.percentile(0.5) / bare.percentile(0.5):.2f}x, "
+            f"server CPU per request {rejected.cpu_ms_per_request / bare.cpu_ms_per_request:.2f}x"
         )
         print(
             "(the webhook's latency includes a Publish round trip to the Pub/Sub emulator, a JVM "
