@@ -9,7 +9,8 @@ from cio_policy import StackDocument, StackResourceCheck
 
 # Issue 2 asks for environment, component and managed-by; ARCHITECTURE.md adds owner.
 REQUIRED = ("environment", "component", "managed-by", "owner")
-# Google provider resource types that take labels, by the attribute that holds them.
+# Google provider resource types that take labels, by the attribute that holds them: these
+# must have them. Any other type is checked when it sets a labels or user_labels map.
 LABELLABLE: dict[str, str] = {
     "google_artifact_registry_repository": "labels",
     "google_bigquery_dataset": "labels",
@@ -39,14 +40,18 @@ class RequiredLabels(StackResourceCheck):
             name="Ensure every labellable resource has the labels environment, component, "
             "managed-by and owner",
             id="CKV_CIO_6",
-            supported_resources=tuple(LABELLABLE),
+            supported_resources=("google_*",),
             categories=(CheckCategories.CONVENTION,),
         )
 
     def evaluate(
         self, stack: StackDocument, rtype: str, name: str, resource: dict[str, Any]
     ) -> CheckResult:
-        attribute = LABELLABLE[rtype]
+        attribute = LABELLABLE.get(rtype) or next(
+            (a for a in ("labels", "user_labels") if isinstance(resource.get(a), dict)), None
+        )
+        if attribute is None:
+            return CheckResult.UNKNOWN  # takes no labels (or not a type we know takes them)
         self.evaluated_keys = [attribute]
         labels = resource.get(attribute)
         labels = labels if isinstance(labels, dict) else {}

@@ -37,6 +37,8 @@ EXPECTATIONS: list[tuple[str, str, str]] = [
     ("CKV_CIO_6", "google_pubsub_topic.good_topic", "PASSED"),
     ("CKV_CIO_6", "google_monitoring_alert_policy.good_alert", "PASSED"),
     ("CKV_CIO_6", "google_storage_bucket.bad_bucket_labels", "FAILED"),
+    ("CKV_CIO_6", "google_compute_network.bad_unlisted_type_labels", "FAILED"),
+    ("CKV_CIO_6", "google_project_iam_member.bad_project_editor", "absent"),
     ("CKV_CIO_7", "google_pubsub_topic_iam_member.good_publisher", "PASSED"),
     ("CKV_CIO_7", "google_project_iam_member.bad_project_editor", "FAILED"),
     ("CKV_CIO_7", "google_pubsub_topic_iam_policy.bad_editor_policy", "FAILED"),
@@ -166,6 +168,9 @@ def checks_stack(env: str) -> dict[str, dict[str, Any]]:
         "google_storage_bucket": {
             "bad_bucket_labels": {"name": "b", "location": "EU",
                                   "labels": {"environment": env}},
+        },
+        "google_compute_network": {
+            "bad_unlisted_type_labels": {"name": "n", "labels": {"component": "test"}},
         },
         "google_monitoring_alert_policy": {
             "good_alert": {"display_name": "a", "combiner": "OR", "conditions": [],
