@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bootstrap import roles
+from bootstrap.apis import required_apis
 from bootstrap.settings import (
     CONFIG,
     ENVIRONMENTS,
@@ -29,25 +30,6 @@ from stacks import cdk
 from stacks import cdk_bootstrap as cdkb
 
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
-# The APIs the stacks and the CI identities use, and why.
-APIS = {
-    "artifactregistry.googleapis.com": "2nd gen function images",
-    "bigquery.googleapis.com": "analytics dataset and the webhook-events BigQuery subscription",
-    "cloudbuild.googleapis.com": "2nd gen function builds",
-    "cloudfunctions.googleapis.com": "the handlers",
-    "cloudresourcemanager.googleapis.com": "project IAM (Terraform google_project_iam_member)",
-    "iam.googleapis.com": "service accounts, custom role, Workload Identity pool",
-    "iamcredentials.googleapis.com": "CI impersonates the planner/deployer accounts",
-    "logging.googleapis.com": "log-based metrics",
-    "monitoring.googleapis.com": "alert policies and dashboard",
-    "pubsub.googleapis.com": "the event bus",
-    "run.googleapis.com": "2nd gen functions run on Cloud Run",
-    "secretmanager.googleapis.com": "Customer.io credentials",
-    "serviceusage.googleapis.com": "enabling these APIs",
-    "storage.googleapis.com": "state bucket and function sources",
-    "sts.googleapis.com": "Workload Identity Federation token exchange",
-}
-KMS_API = "cloudkms.googleapis.com"
 
 
 class BootstrapStack(cdk.TerraformStack):
@@ -71,10 +53,15 @@ class BootstrapStack(cdk.TerraformStack):
 
     @property
     def labels(self) -> dict[str, str]:
-        return {"environment": self.env.name, "component": "bootstrap", "managed-by": "terraform"}
+        return {
+            "environment": self.env.name,
+            "component": "bootstrap",
+            "owner": self.env.owner,
+            "managed-by": "terraform",
+        }
 
     def _apis(self) -> list[cdk.TerraformElement]:
-        apis = sorted([*APIS, *([KMS_API] if self.env.kms_key else [])])
+        apis = sorted(required_apis(kms=bool(self.env.kms_key)))
         return [
             cdkb.ProjectService(
                 self,

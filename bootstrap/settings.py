@@ -42,6 +42,7 @@ class TargetEnvironment:
     region: str
     state_bucket: str
     name_prefix: str = "cio"
+    owner: str = "platform"
     kms_key: str | None = None
 
     def account_id(self, role: str) -> str:
@@ -120,6 +121,7 @@ def load_environment(path: Path) -> TargetEnvironment:
         region=str(data.get("region", "europe-west1")),
         state_bucket=_required(data, "state_bucket", path),
         name_prefix=str(data.get("name_prefix", "cio")),
+        owner=str(data.get("owner", "platform")),
         kms_key=data.get("kms_key"),
     )
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 from bootstrap import roles
-from bootstrap.app import APIS
+from bootstrap.apis import KMS_API, PLATFORM_APIS
 from bootstrap.settings import load_config
 from tests.cicd.support import PYTHON, REPO, Stacks
 
@@ -115,8 +115,8 @@ def test_apis_enabled_and_kept_on_destroy(bootstrap_stacks: Stacks) -> None:
             "google_project_service"
         ].values()
         enabled = {s["service"] for s in services}
-        assert set(APIS) <= enabled
-        assert ("cloudkms.googleapis.com" in enabled) == bool(env_file(env).get("kms_key"))
+        assert set(PLATFORM_APIS) <= enabled
+        assert (KMS_API in enabled) == bool(env_file(env).get("kms_key"))
         assert all(s["disable_on_destroy"] is False for s in services)
 
 

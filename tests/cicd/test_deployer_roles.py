@@ -5,6 +5,7 @@ no granted role goes unused. Reads `cio-platform synth --all` output."""
 from __future__ import annotations
 
 from bootstrap import roles
+from bootstrap.apis import apis_for, required_apis
 from tests.cicd.support import Stacks
 
 
@@ -73,3 +74,11 @@ def test_act_as_is_needed(synthesized_stacks: Stacks) -> None:
             attached += bool(subscription.get("push_config", {}).get("oidc_token"))
     assert attached > 0
     assert "roles/iam.serviceAccountUser" in roles.deployer_roles()
+
+
+def test_every_synthesized_type_has_its_api_enabled(synthesized_stacks: Stacks) -> None:
+    enabled = required_apis(kms=False)
+    for kind in sorted(types_in(synthesized_stacks)):
+        needed = apis_for(kind)
+        assert needed, f"{kind}: add its API to bootstrap/apis.py API_FOR_TYPE"
+        assert set(needed) <= enabled, f"{kind}: {set(needed) - enabled} not enabled"
