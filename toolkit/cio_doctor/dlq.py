@@ -171,7 +171,7 @@ def plan_replay(
     target: Target, subs: list[str], reasons: Sequence[str], limit: int
 ) -> tuple[Report, int]:
     """The dry run: which messages a replay would re-publish, and to which topic."""
-    report = Report("dlq replay --dry-run", target.prefix)
+    report = Report("dlq replay (plan)", target.prefix)
     now = datetime.now(UTC)
     count = 0
     with running_check("replay plan") as check:

@@ -184,7 +184,7 @@ def _run_step(name: str, step: Callable[[Inputs], Report], inputs: Inputs) -> li
         check.fail(str(exc))
         return [check]
     for check in report.checks:
-        check.name = f"{name}: {check.name}"
+        check.name = name if check.name == name else f"{name}: {check.name}"
     return report.checks
 
 

@@ -137,35 +137,33 @@ def secret_states(env: EnvFile) -> dict[str, SecretState]:
     return states
 
 
-def _secrets_check(states: dict[str, SecretState]) -> Check:
-    with running_check("secret versions") as check:
-        check.data["secrets"] = [
-            {
-                "secret": s.secret_id,
-                "latest_enabled": s.latest_enabled,
-                "created": s.latest_created.isoformat() if s.latest_created else None,
-                "enabled_versions": s.enabled,
-            }
-            for s in states.values()
-        ]
-        for s in states.values():
-            if s.missing:
-                check.add(
-                    Severity.HIGH,
-                    "secret_missing",
-                    f"secret {s.secret_id} does not exist",
-                    "",
-                    "Deploy the stack (it creates the secrets), then add a version.",
-                )
-            elif not s.latest_enabled:
-                check.add(
-                    Severity.HIGH,
-                    "secret_without_version",
-                    f"secret {s.secret_id} has no enabled version",
-                    "Handlers that use it cannot start.",
-                    f"printf '%s' VALUE | gcloud secrets versions add {s.secret_id} --data-file=-",
-                )
-    return check
+def _secret_findings(check: Check, states: dict[str, SecretState]) -> None:
+    check.data["secrets"] = [
+        {
+            "secret": s.secret_id,
+            "latest_enabled": s.latest_enabled,
+            "created": s.latest_created.isoformat() if s.latest_created else None,
+            "enabled_versions": s.enabled,
+        }
+        for s in states.values()
+    ]
+    for s in states.values():
+        if s.missing:
+            check.add(
+                Severity.HIGH,
+                "secret_missing",
+                f"secret {s.secret_id} does not exist",
+                "",
+                "Deploy the stack (it creates the secrets), then add a version.",
+            )
+        elif not s.latest_enabled:
+            check.add(
+                Severity.HIGH,
+                "secret_without_version",
+                f"secret {s.secret_id} has no enabled version",
+                "Handlers that use it cannot start.",
+                f"printf '%s' VALUE | gcloud secrets versions add {s.secret_id} --data-file=-",
+            )
 
 
 def _service_rows(
@@ -237,13 +235,9 @@ def _service_rows(
 def rotation_report(env: EnvFile, source: ServiceSource) -> Report:
     report = Report("secrets", env.name)
     states: dict[str, SecretState] = {}
-    check = Check("secret versions")
-    try:
+    with running_check("secret versions") as check:
         states = secret_states(env)
-    except CannotCheck as exc:
-        check.fail(str(exc))
-    else:
-        check = _secrets_check(states)
+        _secret_findings(check, states)
     report.checks.append(check)
     with running_check("handler secret versions") as services:
         table = []
