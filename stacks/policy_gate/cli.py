@@ -14,7 +14,7 @@ from stacks.policy_gate.scanner import ScannerError, scan
 from stacks.policy_gate.stackfile import StackFile, stack_file
 from stacks.policy_gate.structure import check_structure
 from stacks.policy_gate.suppressions import SuppressionError, load_suppressions
-from stacks.policy_gate.verdict import judge
+from stacks.policy_gate.verdict import Verdict, judge
 
 REPO = Path(__file__).resolve().parents[2]
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
@@ -72,33 +72,41 @@ def load_stacks(outdir: Path, envs: list[str]) -> list[StackFile]:
     return [StackFile.load(env, stack_file(outdir, env)) for env in envs]
 
 
+def version_problems(verdicts: list[Verdict], version: str) -> None:
+    """The gate runs only the pinned checkov: another version may check differently."""
+    pin = pinned_version()
+    if pin and version != pin:
+        for verdict in verdicts:
+            verdict.problems.append(f"checkov {version} ran, requirements/checkov.txt pins {pin}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     started = time.monotonic()
     args = parse_args(argv)
     envs = args.envs or environment_names()
+    outdir = args.outdir.resolve()
     try:
+        if not envs:
+            raise FileNotFoundError(f"no environment files in {REPO / 'environments'}")
         suppressions = load_suppressions(args.suppressions, set(environment_names()) | set(envs))
-        stacks = load_stacks(args.outdir.resolve(), envs)
+        stacks = load_stacks(outdir, envs)
         structure = {s.env: check_structure(s) for s in stacks}
         report.clear(args.reports)
-        cwd = REPO if args.outdir.resolve().is_relative_to(REPO) else args.outdir.resolve()
+        cwd = REPO if outdir.is_relative_to(REPO) else outdir
         scans = scan(stacks, args.checkov, args.checks_dir, args.reports, cwd)
     except (SuppressionError, FileNotFoundError, ValueError, ScannerError) as exc:
         print(f"policy gate: cannot run: {exc}", file=sys.stderr)
         return EXIT_ERROR
     verdicts = [judge(s, scans[s.env], structure[s.env], suppressions) for s in stacks]
-    version = next(iter(scans.values())).version
-    pin = pinned_version()
-    if pin and version != pin:
-        for verdict in verdicts:
-            verdict.problems.append(f"checkov {version} ran, requirements/checkov.txt pins {pin}")
+    version = scans[stacks[0].env].version
+    version_problems(verdicts, version)
     by_env = {s.env: s for s in stacks}
     report.write_reports(args.reports, by_env, verdicts, version, cwd)
     checks = project_checks(args.checks_dir)
+    span = f" ({checks[0]}..{checks[-1]})" if checks else ""
     print(
-        f"policy gate: checkov {version} (terraform_json) with {len(checks)} project checks "
-        f"({checks[0] if checks else '-'}..{checks[-1] if checks else '-'}), "
-        f"{len(suppressions)} suppressions"
+        f"policy gate: checkov {version} (terraform_json) with {len(checks)} project checks"
+        f"{span}, {len(suppressions)} suppressions"
     )
     print(report.table(verdicts))
     for line in report.problems(verdicts, by_env):
