@@ -119,14 +119,18 @@ def scan(
                 raise ScannerError(str(exc)) from None
             getattr(results[stack.env], target).append(finding)
     errors = [
-        f"checkov: {line.strip()}"
+        "checkov: " + line.split("[ERROR]", 1)[-1].strip()
         for line in log.read_text(encoding="utf-8").splitlines()
         if any(marker in line for marker in LOAD_ERRORS)
     ]
     parsing = {Path(e) for e in part.get("results", {}).get("parsing_errors", [])}
-    for stack in stacks:
+    for relative, stack in by_file.items():
         result = results[stack.env]
-        result.problems += errors
+        # A check that failed on one stack's resource names that stack's file; a check that
+        # did not load concerns every stack.
+        result.problems += [
+            e for e in errors if not any(f in e for f in by_file) or f"{relative}:" in e
+        ]
         if stack.path.resolve() in parsing:
             result.problems.append(f"checkov could not parse {stack.path}")
         if stack.resources and not any(
