@@ -138,7 +138,7 @@ def _rows_table(title: str, rows: list[Mapping[str, Any]]) -> Any:
         columns.extend(k for k in row if k not in columns)
     table = Table(title=title, title_justify="left")
     for column in columns:
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for row in rows:
         table.add_row(*(_cell(row.get(c)) for c in columns))
     return table
