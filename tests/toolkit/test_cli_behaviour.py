@@ -1,0 +1,119 @@
+"""Behaviour every command shares: the progress display, start-up, help, bad input."""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.support.processes import free_port
+from tests.toolkit.doctor import REPO, run
+from tests.toolkit.local_servers import http_server
+
+STATUS = {"status": {"indicator": "none"}, "components": [], "incidents": []}
+
+
+def _run_in_terminal(args: list[str], env: dict[str, str], limit: float = 30) -> tuple[int, str]:
+    """Run with stdout and stderr on a pseudo-terminal, as an engineer would."""
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cio_doctor", *args],
+        stdout=follower,
+        stderr=follower,
+        stdin=subprocess.DEVNULL,
+        env=env,
+        cwd=REPO,
+    )
+    os.close(follower)
+    chunks: list[bytes] = []
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([leader], [], [], 0.2)
+        if ready:
+            try:
+                data = os.read(leader, 65536)
+            except OSError:
+                break
+            if not data:
+                break
+            chunks.append(data)
+        elif proc.poll() is not None:
+            break
+    os.close(leader)
+    return proc.wait(10), b"".join(chunks).decode(errors="replace")
+
+
+@pytest.mark.integration
+def test_slow_checks_show_progress_on_a_terminal_and_not_in_json() -> None:
+    env = {
+        **os.environ,
+        "PYTHONPATH": f"{REPO / 'toolkit'}:{REPO / 'functions'}",
+        "COLUMNS": "120",
+        "TERM": "xterm",
+    }
+    with (
+        http_server(delay=0.6) as (slow, _),
+        http_server({"/s": lambda h: (200, STATUS)}) as (status, _),
+    ):
+        args = [
+            "network",
+            "--samples",
+            "3",
+            "--budget",
+            "10",
+            "--observed-rps",
+            "1",
+            "--status-url",
+            f"{status}/s",
+        ]
+        env.update({"CIO_TRACK_URL": slow, "CIO_APP_URL": slow})
+        code, screen = _run_in_terminal(args, env)
+        assert code == 0, screen
+        assert "checking the network" in screen
+        assert "cio-doctor network" in screen
+        piped = run([*args, "--json"], env={"CIO_TRACK_URL": slow, "CIO_APP_URL": slow})
+    assert "checking the network" not in piped.stdout + piped.stderr
+
+
+def test_help_lists_every_command() -> None:
+    result = run(["--help"])
+    assert result.code == 0
+    for command in ("api", "user", "campaign", "webhook", "network", "dlq", "secrets", "incident"):
+        assert command in result.stdout
+
+
+def test_usage_errors_exit_2() -> None:
+    assert run(["user"]).code == 2
+    assert run(["network", "--samples", "0"]).code == 2
+    bad_env = run(["user", "42", "--env", "Bad_Name", "--json"])
+    assert bad_env.code == 2
+    assert "environment name" in bad_env.json["error"]
+    missing = run(["user", "42", "--env", "nosuchenv", "--json"])
+    assert missing.code == 2
+    assert "no environment file" in missing.json["error"]
+
+
+def test_no_google_credentials_is_a_clear_error(tmp_path) -> None:
+    (tmp_path / "envx.yaml").write_text("project_id: doctor-test\n")
+    result = run(
+        ["dlq", "list", "--env", "envx", "--json"],
+        env={
+            "CIO_DOCTOR_ENV_DIR": str(tmp_path),
+            "GOOGLE_APPLICATION_CREDENTIALS": str(tmp_path / "missing.json"),
+            "PUBSUB_EMULATOR_HOST": "",
+        },
+    )
+    assert result.code == 2
+    assert "no Google credentials" in result.json["checks"][0]["error"]
+
+
+def test_refused_app_api_cannot_check() -> None:
+    refused = f"http://127.0.0.1:{free_port()}"
+    result = run(["campaign", "1", "--json"], env={"CIO_APP_URL": refused, "CIO_APP_API_KEY": "k"})
+    assert result.code == 2
+    assert "connection failed" in result.json["checks"][0]["error"]
