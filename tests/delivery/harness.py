@@ -19,6 +19,7 @@ import requests
 from tests.support.processes import FUNCTIONS, free_port, function_server, running
 
 PROJECT = "local-project"
+TS = 1_767_225_600
 SITE_ID = "sim-site-id"
 TRACK_API_KEY = "sim-track-api-key"
 SIMULATOR = Path(sys.executable).parent / "cio-simulator"
@@ -163,6 +164,22 @@ def handler(topic: str, env: Mapping[str, str], log_path: Path | None = None) ->
         FUNCTIONS / topic / "main.py", "handle", env=env, log_path=log_path
     ) as url:
         yield url
+
+
+def event_message(name: str = "purchase", **extra: Any) -> dict[str, Any]:
+    """A valid v1 track event as a dict (a fresh event id each call)."""
+    from cio_shared.ids import new_event_id
+
+    return {
+        "schema_version": 1,
+        "event_id": new_event_id(),
+        "action": "event",
+        "person": {"id": "p-1"},
+        "timestamp": TS,
+        "name": name,
+        "attributes": {"sku": "a-1"},
+        **extra,
+    }
 
 
 def envelope(

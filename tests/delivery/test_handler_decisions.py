@@ -13,10 +13,11 @@ import json
 import pytest
 from cio_shared.decisions import Outcome, from_status, transport_error
 from cio_shared.delivery import DeliveryHandler
-from cio_shared.ids import new_event_id
 from cio_shared.logs import StructuredLogger
 
-TS = 1_767_225_600
+from tests.delivery import harness as h
+
+TS = h.TS
 TRACE = {"X-Cloud-Trace-Context": "0123456789abcdef0123456789abcdef/1;o=1"}
 
 
@@ -56,16 +57,7 @@ def make(outcome=None, fail_dead_letter=False, topic="track"):
 
 
 def event(**extra):
-    return {
-        "schema_version": 1,
-        "event_id": new_event_id(),
-        "action": "event",
-        "person": {"email": "jane.doe@example.com"},
-        "timestamp": TS,
-        "name": "purchase",
-        "attributes": {"price": 1},
-        **extra,
-    }
+    return h.event_message(**{"person": {"email": "jane.doe@example.com"}, **extra})
 
 
 def without_name(**extra):

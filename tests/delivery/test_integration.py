@@ -7,13 +7,12 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from cio_shared.ids import new_event_id
 from cio_shared.producer import publish, publish_identify, publish_track
 
 from tests.delivery import harness as h
 
 pytestmark = pytest.mark.integration
-TS = 1_767_225_600
+TS = h.TS
 
 
 @pytest.fixture(scope="module")
@@ -21,19 +20,6 @@ def sim(tmp_path_factory):
     log = tmp_path_factory.mktemp("sim") / "simulator.log"
     with h.simulator(log_path=log) as simulator:
         yield simulator
-
-
-def event_message(name: str = "purchase", **extra):
-    return {
-        "schema_version": 1,
-        "event_id": new_event_id(),
-        "action": "event",
-        "person": {"id": "p-1"},
-        "timestamp": TS,
-        "name": name,
-        "attributes": {"sku": "a-1"},
-        **extra,
-    }
 
 
 def test_producer_to_customerio_through_the_emulators_push(pubsub_emulator_host, sim, tmp_path):
@@ -113,9 +99,9 @@ def test_batches_map_per_item_errors_back_to_each_delivery(pubsub_emulator_host,
     h.create_topics(names)
     env = h.handler_env(names, sim.url, CIO_BATCH_MAX_WAIT_MS="300", CIO_BATCH_MAX_ITEMS="50")
     before = sim.stats()["requests"]
-    messages = [event_message() for _ in range(11)]
+    messages = [h.event_message() for _ in range(11)]
     # valid for our contract, refused by Customer.io (event names are limited to 100 bytes)
-    messages[4] = event_message(name="n" * 150)
+    messages[4] = h.event_message(name="n" * 150)
     with h.handler("track", env, tmp_path / "track.log") as url, ThreadPoolExecutor(11) as pool:
         bodies = [h.envelope(json.dumps(m).encode(), str(i)) for i, m in enumerate(messages)]
         answers = list(pool.map(lambda body: h.push(url, body), bodies))
@@ -139,7 +125,7 @@ def test_revoked_key_is_a_retry_not_a_dead_letter(pubsub_emulator_host, sim, tmp
     h.create_topics(names)
     env = h.handler_env(names, sim.url, CIO_TRACK_API_KEY="revoked", CIO_BATCH_ENABLED="false")
     with h.handler("track", env, tmp_path / "track.log") as url:
-        answer = h.push(url, h.envelope(json.dumps(event_message()).encode()))
+        answer = h.push(url, h.envelope(json.dumps(h.event_message()).encode()))
         assert h.pull_dead_letters(names, expected=1, timeout=1) == []
     assert answer.status_code == 503
     assert answer.json() == {"decision": "retry", "reason": "unauthorized"}
@@ -157,7 +143,7 @@ def test_local_rate_limit_turns_a_spike_into_retries_not_429s(pubsub_emulator_ho
     )
     before = sim.stats()["rate_limited_429"]
     with h.handler("track", env, tmp_path / "track.log") as url, ThreadPoolExecutor(20) as pool:
-        bodies = [h.envelope(json.dumps(event_message()).encode(), str(i)) for i in range(20)]
+        bodies = [h.envelope(json.dumps(h.event_message()).encode(), str(i)) for i in range(20)]
         answers = list(pool.map(lambda body: h.push(url, body), bodies))
     reasons = [a.json()["reason"] for a in answers]
     assert 0 < reasons.count("ok") < 20
@@ -173,14 +159,14 @@ BAD = {
         json.dumps({"schema_version": 1, "action": "event"}).encode(),
         "schema_invalid",
     ),
-    "unknown_type": (json.dumps(event_message(action="teleport")).encode(), "schema_invalid"),
+    "unknown_type": (json.dumps(h.event_message(action="teleport")).encode(), "schema_invalid"),
     "oversized": (
-        json.dumps(event_message(attributes={"blob": "x" * 100_000})).encode(),
+        json.dumps(h.event_message(attributes={"blob": "x" * 100_000})).encode(),
         "too_large",
     ),
     "huge_attribute_map": (
         json.dumps(
-            event_message(attributes={f"attr_{i}": "v" * 20 for i in range(20_000)})
+            h.event_message(attributes={f"attr_{i}": "v" * 20 for i in range(20_000)})
         ).encode(),
         "too_large",
     ),
@@ -192,7 +178,7 @@ def test_bad_input_over_http_gets_its_documented_decision(pubsub_emulator_host, 
     h.create_topics(names)
     with h.handler("track", h.handler_env(names, sim.url), tmp_path / "track.log") as url:
         answers = {case: h.push(url, h.envelope(data, case)) for case, (data, _) in BAD.items()}
-        unicode_event = event_message(
+        unicode_event = h.event_message(
             name="achat ✓", attributes={"ville": "Zürich", "名前": "太郎", "e": "🚀"}
         )
         answers["unicode"] = h.push(
