@@ -19,6 +19,7 @@ PROJECT_PREFIX = "CKV_CIO_"
 # Lines checkov logs (and then carries on) when a project check is broken.
 LOAD_ERRORS = ("Cannot load external check", "Failed to run check")
 CHECKOV_TIMEOUT = 300
+IGNORED_VARIABLES = ("CKV_", "BC_", "PRISMA_", "CHECKOV_")
 
 
 class ScannerError(RuntimeError):
@@ -54,8 +55,31 @@ def _finding(stack: StackFile, record: dict[str, Any]) -> Finding:
     )
 
 
+def checkov_environment() -> dict[str, str]:
+    """The caller's environment without the variables that change what checkov checks
+    (CKV_SKIP_CHECK, CKV_CHECK, CKV_FRAMEWORK, ...) or make it call Prisma Cloud."""
+    kept = {k: v for k, v in os.environ.items() if not k.startswith(IGNORED_VARIABLES)}
+    return {**kept, "BC_SKIP_MAPPING": "TRUE", "LOG_LEVEL": "WARNING"}
+
+
+def refuse_config_files(cwd: Path) -> None:
+    """checkov reads .checkov.yaml from its working directory and the home directory; one
+    could skip checks with no reason on record, so the gate does not run beside one."""
+    found = [
+        folder / name
+        for folder in (cwd, Path.home())
+        for name in (".checkov.yaml", ".checkov.yml")
+        if (folder / name).exists()
+    ]
+    if found:
+        raise ScannerError(
+            f"checkov would read {', '.join(map(str, found))}: the gate is configured by its "
+            "command line and policy/suppressions.yaml only; remove the file"
+        )
+
+
 def _run_checkov(argv: list[str], cwd: Path, report_dir: Path) -> Path:
-    env = {**os.environ, "BC_SKIP_MAPPING": "TRUE", "LOG_LEVEL": "WARNING"}
+    env = checkov_environment()
     try:
         done = subprocess.run(
             argv,
@@ -87,6 +111,7 @@ def scan(
     """
     if not os.access(checkov, os.X_OK):
         raise ScannerError(f"{checkov} is missing: build it with `make checkov-venv`")
+    refuse_config_files(cwd)
     report_dir.mkdir(parents=True, exist_ok=True)
     by_file = {"/" + os.path.relpath(s.path, cwd): s for s in stacks}
     argv = [str(checkov)]
@@ -107,6 +132,12 @@ def scan(
     if part is None:
         raise ScannerError(f"no terraform_json results in {report_dir / JSON_REPORT}")
     version = str(part["summary"].get("checkov_version", ""))
+    skipped = part.get("results", {}).get("skipped_checks") or []
+    if skipped:
+        raise ScannerError(
+            f"checkov skipped {len(skipped)} checks (e.g. {skipped[0].get('check_id')}): "
+            "suppressions belong in policy/suppressions.yaml, with a reason"
+        )
     results = {s.env: ScanResult(s.env, version, report_dir=report_dir) for s in stacks}
     for key, target in (("passed_checks", "passed"), ("failed_checks", "failed")):
         for record in part.get("results", {}).get(key, []):

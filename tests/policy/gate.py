@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -50,11 +51,12 @@ class GateRun:
         return found
 
 
-def run_gate(outdir: Path, reports: Path, *args: str) -> GateRun:
+def run_gate(outdir: Path, reports: Path, *args: str, env: dict[str, str] | None = None) -> GateRun:
     done = subprocess.run(
         [sys.executable, "-m", "stacks.policy_gate", "--outdir", str(outdir),
          "--reports", str(reports), *args],
         cwd=REPO, capture_output=True, text=True, timeout=GATE_TIMEOUT, check=False,
+        env={**os.environ, **(env or {})},
     )  # fmt: skip
     return GateRun(done.returncode, done.stdout, done.stderr, reports, outdir)
 

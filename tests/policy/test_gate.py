@@ -75,3 +75,21 @@ def test_gate_cannot_run_without_checkov(tmp_path: Path) -> None:
     assert run.returncode == 2
     assert "build it with `make checkov-venv`" in run.stderr
     assert not (tmp_path / "reports" / "checkov.sarif").exists(), "no stale report to upload"
+
+
+def test_gate_ignores_variables_that_would_change_checkov(tmp_path: Path) -> None:
+    write_stack(tmp_path, "fabnokms", document("fabnokms", no_kms_stack("fabnokms")))
+    only_one = {"CKV_CHECK": "CKV_GCP_62", "CKV_SKIP_CHECK": "CKV_CIO_4"}
+    run = run_gate(tmp_path, tmp_path / "reports", "--env", "fabnokms", env=only_one)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert ("fabnokms", "CKV_CIO_4", "google_secret_manager_secret.plain_secret") in (
+        run.checkov_results
+    )
+
+
+def test_gate_refuses_to_run_beside_a_checkov_config_file(tmp_path: Path) -> None:
+    write_stack(tmp_path, "fabnokms", document("fabnokms", no_kms_stack("fabnokms")))
+    (tmp_path / ".checkov.yaml").write_text("skip-check: [CKV_CIO_4]\n", encoding="utf-8")
+    run = run_gate(tmp_path, tmp_path / "reports", "--env", "fabnokms")
+    assert run.returncode == 2
+    assert f"checkov would read {tmp_path / '.checkov.yaml'}" in run.stderr
