@@ -172,3 +172,64 @@ def test_unknown_priority_is_rejected() -> None:
     result = run(["incident", "P9", "--json"])
     assert result.code == 2
     assert "P1, P2, P3, P4" in result.json["error"]
+
+
+def test_p2_error_rate_from_cloud_monitoring(
+    sim: Sim,
+    pubsub_emulator_host: str,
+    make_env: Callable[..., str],
+    env_dir: Path,
+    status_page: str,
+    tmp_path: Path,
+) -> None:
+    from google.cloud import pubsub_v1
+
+    env = make_env(project_id=PROJECT, monitoring={"error_rate_threshold": 0.1})
+    publisher, subscriber = pubsub_v1.PublisherClient(), pubsub_v1.SubscriberClient()
+    for topic in ("identify", "track"):
+        dead = publisher.create_topic(
+            name=f"projects/{PROJECT}/topics/cio-{env}-{topic}-dead-letter"
+        )
+        subscriber.create_subscription(
+            name=f"projects/{PROJECT}/subscriptions/cio-{env}-{topic}-dead-letter", topic=dead.name
+        )
+    series = {
+        "timeSeries": [
+            {
+                "metric": {"labels": {"decision": decision}},
+                "points": [{"value": {"doubleValue": rate}}],
+            }
+            for decision, rate in (("delivered", 6.0), ("retry", 3.5), ("dead_lettered", 0.5))
+        ]
+    }
+    with http_server({f"/v3/projects/{PROJECT}/timeSeries": lambda h: (200, series)}) as (
+        monitoring,
+        recorder,
+    ):
+        result = run(
+            [
+                "incident",
+                "P2",
+                "--env",
+                env,
+                "--out",
+                str(tmp_path),
+                "--status-url",
+                status_page,
+                "--wait",
+                "0.3",
+                "--json",
+            ],
+            env=sim.env(
+                CIO_DOCTOR_ENV_DIR=str(env_dir),
+                MONITORING_API_ENDPOINT=monitoring,
+                PUBSUB_EMULATOR_HOST=pubsub_emulator_host,
+            ),
+        )
+    assert result.code == 1, result.stdout + result.stderr
+    decisions = next(c for c in result.json["checks"] if c["name"].startswith("error rate"))
+    assert decisions["data"]["error_rate"] == 0.4
+    assert result.json["findings"][0]["code"] == "error_rate_high"
+    headroom = next(c for c in result.json["checks"] if c["name"].endswith("headroom"))
+    assert headroom["data"]["rate_limit"]["observed_per_second"] == 10.0
+    assert "groupByFields" in recorder.requests[0]["path"]

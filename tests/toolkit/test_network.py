@@ -131,7 +131,12 @@ def test_headroom_from_cloud_monitoring_and_over_budget(
     make_env: Callable[..., str], env_dir: Path
 ) -> None:
     env = make_env()
-    series = {"timeSeries": [{"points": [{"value": {"doubleValue": 62.5}}]}]}
+    series = {
+        "timeSeries": [
+            {"metric": {"labels": {"decision": d}}, "points": [{"value": {"doubleValue": v}}]}
+            for d, v in (("delivered", 60.0), ("retry", 2.5), ("quarantined", 4.0))
+        ]
+    }
     with (
         http_server() as (api, _),
         http_server({"/v3/projects/doctor-test/timeSeries": lambda h: (200, series)}) as (

@@ -65,6 +65,7 @@ class EnvFile:
     request_budget_per_second: int = DEFAULT_BUDGET_PER_SECOND
     handlers: tuple[str, ...] = ()
     transactional_topic: bool = False
+    error_rate_threshold: float = 0.05
     # logical secret -> version still accepted during a rotation (previous_secret_versions)
     previous_versions: tuple[tuple[str, str], ...] = ()
 
@@ -105,6 +106,7 @@ def load_env_file(env: str) -> EnvFile:
         raise ConfigError(f"{path}: customerio.region must be us or eu, not {region!r}")
     handlers: dict[str, Any] = raw["handlers"] if isinstance(raw.get("handlers"), dict) else {}
     previous: dict[str, Any] = raw.get("previous_secret_versions") or {}
+    monitoring: dict[str, Any] = raw.get("monitoring") or {}
     return EnvFile(
         name=name,
         project_id=raw["project_id"],
@@ -117,6 +119,7 @@ def load_env_file(env: str) -> EnvFile:
         handlers=tuple(sorted(handlers)),
         transactional_topic=bool(raw.get("transactional_topic", False)),
         previous_versions=tuple(sorted((str(k), str(v)) for k, v in previous.items())),
+        error_rate_threshold=float(monitoring.get("error_rate_threshold", 0.05)),
     )
 
 

@@ -58,6 +58,13 @@ def _needs_env(i: Inputs, what: str) -> Any:
     return i.settings.env
 
 
+def _decisions(i: Inputs) -> Report:
+    from cio_doctor import rates
+
+    env = _needs_env(i, "the handler error rate")
+    return rates.error_rate_report(env, i.settings.timeout)
+
+
 def _dlq(purposes: list[str] | None = None) -> Callable[[Inputs], Report]:
     def step(i: Inputs) -> Report:
         from cio_doctor import dlq
@@ -134,7 +141,12 @@ RUNBOOKS: dict[str, Runbook] = {
     "P2": Runbook(
         "P2: error rate high",
         "Many deliveries fail or retry; some events are delayed.",
-        (("network", _network), ("credentials", _probe), ("dead letters", _dlq())),
+        (
+            ("error rate", _decisions),
+            ("network", _network),
+            ("credentials", _probe),
+            ("dead letters", _dlq()),
+        ),
         (
             "Read the dead-letter reasons: max_delivery_attempts means retries ran out (429: over "
             "budget, lower customerio.request_budget_per_second or stop a backfill; 5xx or "
