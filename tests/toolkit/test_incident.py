@@ -139,6 +139,8 @@ def test_p3_without_env_says_what_it_could_not_check(
             status_page,
             "--observed-rps",
             "1",
+            "--trace",
+            str(tmp_path / "trace.jsonl"),
             "--json",
         ],
         env=sim.env(CIO_REGION="eu"),
@@ -152,6 +154,10 @@ def test_p3_without_env_says_what_it_could_not_check(
     assert "campaign_paused" in [f["code"] for f in result.json["findings"]]
     md, _ = _outputs(tmp_path)
     assert "could not check: the dead-letter check needs --env" in md
+    traced = [json.loads(line) for line in (tmp_path / "trace.jsonl").read_text().splitlines()]
+    assert {"/v1/customers/9/attributes", "/v1/campaigns/5"} <= {
+        line["request"]["url"].split("?")[0].removeprefix(sim.url) for line in traced
+    }
 
 
 def test_p4_webhook_capture_with_the_wrong_key(tmp_path: Path) -> None:

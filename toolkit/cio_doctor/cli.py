@@ -438,6 +438,7 @@ def incident_cmd(
     observed_rps: Annotated[float | None, typer.Option("--observed-rps", min=0)] = None,
     budget: Annotated[int | None, typer.Option("--budget", min=1, help="Request budget/s.")] = None,
     wait: WaitOpt = 2.0,
+    trace: TraceOpt = None,
     env: EnvOpt = None,
     region: RegionOpt = None,
     timeout: TimeoutOpt = 10.0,
@@ -461,6 +462,7 @@ def incident_cmd(
             observed_rps,
             wait,
             budget,
+            _trace(trace),
         )
         report = incident.run(level, inputs)
         md, js = incident.write(level, report, out)

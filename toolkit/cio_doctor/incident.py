@@ -16,6 +16,7 @@ from typing import Any
 
 from cio_shared.webhook_signature import DEFAULT_MAX_AGE_SECONDS
 
+from cio_doctor.cio_http import Trace
 from cio_doctor.config import Settings
 from cio_doctor.findings import CannotCheck, Check, Report, now_iso
 
@@ -31,6 +32,7 @@ class Inputs:
     observed_rps: float | None = None
     wait: float = 2.0
     budget: int | None = None
+    trace: Trace | None = None
 
 
 Step = tuple[str, Callable[[Inputs], Report]]
@@ -46,7 +48,7 @@ def _probe(i: Inputs) -> Report:
     from cio_doctor import api_call
     from cio_doctor.cio_http import app_client, track_client
 
-    clients = {"track": track_client(i.settings), "app": app_client(i.settings)}
+    clients = {"track": track_client(i.settings, i.trace), "app": app_client(i.settings, i.trace)}
     return api_call.run_calls(
         clients, [(a, "GET", p, {}, None) for a, p in api_call.PROBES.items()]
     )
@@ -88,7 +90,7 @@ def _user(i: Inputs) -> Report:
 
     if not i.user:
         raise CannotCheck("pass --user ID|EMAIL of an affected person")
-    return person.diagnose(app_client(i.settings), i.user)
+    return person.diagnose(app_client(i.settings, i.trace), i.user)
 
 
 def _campaign(i: Inputs) -> Report:
@@ -97,7 +99,7 @@ def _campaign(i: Inputs) -> Report:
 
     if not i.campaign:
         raise CannotCheck("pass --campaign ID of the affected campaign")
-    return campaign.diagnose(app_client(i.settings), i.campaign)
+    return campaign.diagnose(app_client(i.settings, i.trace), i.campaign)
 
 
 def _webhook(i: Inputs) -> Report:
