@@ -101,6 +101,44 @@ def _run_checkov(argv: list[str], cwd: Path, report_dir: Path) -> Path:
     return log
 
 
+def _command(checkov: Path, files: list[str], checks_dir: Path, report_dir: Path) -> list[str]:
+    inputs = [arg for relative in files for arg in ("--file", relative)]
+    return [
+        str(checkov),
+        *inputs,
+        "--framework", "terraform_json",
+        "--external-checks-dir", str(checks_dir.resolve()),
+        "--skip-download",  # offline: no guidelines or severities from Prisma Cloud
+        "--soft-fail",  # findings are the gate's to judge; a non-zero exit means a crash
+        "--output", "json", "--output", "sarif",
+        "--output-file-path", str(report_dir.resolve()),
+    ]  # fmt: skip
+
+
+def _terraform_json_part(report: Path) -> dict[str, Any]:
+    """checkov's terraform_json report, refusing one with skipped checks."""
+    data = json.loads(report.read_text(encoding="utf-8"))
+    parts = [p for p in (data if isinstance(data, list) else [data]) if isinstance(p, dict)]
+    part = next((p for p in parts if p.get("check_type") == "terraform_json"), None)
+    if part is None:
+        raise ScannerError(f"no terraform_json results in {report}")
+    skipped = part.get("results", {}).get("skipped_checks") or []
+    if skipped:
+        raise ScannerError(
+            f"checkov skipped {len(skipped)} checks (e.g. {skipped[0].get('check_id')}): "
+            "suppressions belong in policy/suppressions.yaml, with a reason"
+        )
+    return part
+
+
+def _logged_errors(log: Path) -> list[str]:
+    return [
+        "checkov: " + line.split("[ERROR]", 1)[-1].strip()
+        for line in log.read_text(encoding="utf-8").splitlines()
+        if any(marker in line for marker in LOAD_ERRORS)
+    ]
+
+
 def scan(
     stacks: list[StackFile], checkov: Path, checks_dir: Path, report_dir: Path, cwd: Path
 ) -> dict[str, ScanResult]:
@@ -114,30 +152,10 @@ def scan(
     refuse_config_files(cwd)
     report_dir.mkdir(parents=True, exist_ok=True)
     by_file = {"/" + os.path.relpath(s.path, cwd): s for s in stacks}
-    argv = [str(checkov)]
-    for relative in by_file:
-        argv += ["--file", relative.lstrip("/")]
-    argv += [
-        "--framework", "terraform_json",
-        "--external-checks-dir", str(checks_dir.resolve()),
-        "--skip-download",  # offline: no guidelines or severities from Prisma Cloud
-        "--soft-fail",  # findings are the gate's to judge; a non-zero exit means a crash
-        "--output", "json", "--output", "sarif",
-        "--output-file-path", str(report_dir.resolve()),
-    ]  # fmt: skip
-    log = _run_checkov(argv, cwd, report_dir)
-    data = json.loads((report_dir / JSON_REPORT).read_text(encoding="utf-8"))
-    parts = [p for p in (data if isinstance(data, list) else [data]) if isinstance(p, dict)]
-    part = next((p for p in parts if p.get("check_type") == "terraform_json"), None)
-    if part is None:
-        raise ScannerError(f"no terraform_json results in {report_dir / JSON_REPORT}")
+    files = [relative.lstrip("/") for relative in by_file]
+    log = _run_checkov(_command(checkov, files, checks_dir, report_dir), cwd, report_dir)
+    part = _terraform_json_part(report_dir / JSON_REPORT)
     version = str(part["summary"].get("checkov_version", ""))
-    skipped = part.get("results", {}).get("skipped_checks") or []
-    if skipped:
-        raise ScannerError(
-            f"checkov skipped {len(skipped)} checks (e.g. {skipped[0].get('check_id')}): "
-            "suppressions belong in policy/suppressions.yaml, with a reason"
-        )
     results = {s.env: ScanResult(s.env, version, report_dir=report_dir) for s in stacks}
     for key, target in (("passed_checks", "passed"), ("failed_checks", "failed")):
         for record in part.get("results", {}).get(key, []):
@@ -149,11 +167,7 @@ def scan(
             except LookupError as exc:
                 raise ScannerError(str(exc)) from None
             getattr(results[stack.env], target).append(finding)
-    errors = [
-        "checkov: " + line.split("[ERROR]", 1)[-1].strip()
-        for line in log.read_text(encoding="utf-8").splitlines()
-        if any(marker in line for marker in LOAD_ERRORS)
-    ]
+    errors = _logged_errors(log)
     parsing = {Path(e) for e in part.get("results", {}).get("parsing_errors", [])}
     for relative, stack in by_file.items():
         result = results[stack.env]
