@@ -9,8 +9,11 @@ are medians of wall-clock seconds:
 
 Both in the two provider-import modes of stacks/cdk.py: lazy (the default) and eager
 (`CIO_PROVIDER_IMPORT=eager`, the package's own import of its ~1,470 submodules). A breakdown
-run per mode (`-X importtime`, `JSII_DEBUG_TIMING=1`) shows where the import time goes. The
-synthesized folders of the two modes must be byte-identical, or the script exits 1.
+run per mode (`-X importtime`, `JSII_DEBUG_TIMING=1`) shows where the import time goes.
+
+Then both modes synthesize a frozen copy of the sources (functions/, analytics/, environments/:
+in a working tree that others edit, two synths seconds apart may see different handler code),
+and every output file must be byte-identical, or the script exits 1.
 
 Usage: python bench/bench_synth.py [--repeat N]
 """
@@ -21,6 +24,7 @@ import argparse
 import filecmp
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -35,6 +39,16 @@ MODE_ENV = "CIO_PROVIDER_IMPORT"
 MODES: dict[str, str | None] = {"lazy": None, "eager": "eager"}
 IMPORT_SEAM = [str(BIN / "python"), "-c", "import stacks.cdk"]
 PROVIDER = "cdktf_cdktf_provider_google"
+SOURCES = ("functions", "analytics", "environments")
+SYNTH_SNAPSHOT = """
+import sys
+from pathlib import Path
+from stacks.app import load_environments, synth
+from stacks.platform import SourceTree
+src, outdir = Path(sys.argv[1]), Path(sys.argv[2])
+tree = SourceTree(src / "functions", src / "analytics", src / "build" / "handlers")
+synth(load_environments(folder=src / "environments"), outdir, tree)
+"""
 PROVIDER_REQUIRE = re.compile(
     r"\[@jsii/kernel:timing\] require\(\S*provider-google/lib/index\.js\): ([\d.]+)(ms|s)"
 )
@@ -69,37 +83,46 @@ def synth_command(outdir: Path) -> list[str]:
 
 
 def breakdown(mode: str) -> dict[str, float]:
-    """One import with -X importtime and jsii kernel timing: seconds per phase."""
+    """One import with -X importtime and jsii's kernel timing: seconds per phase.
+
+    -X importtime misses modules imported through importlib (the lazy seam's first use of a
+    submodule), so the Python side is what the seam's import took beyond the Node-side loads.
+    """
     cmd = [str(BIN / "python"), "-X", "importtime", *IMPORT_SEAM[1:]]
     total, output = timed(cmd, child_env(mode, JSII_DEBUG_TIMING="1"))
-    cumulative: dict[str, int] = {}
-    submodules_us = 0
-    count = 0
+    cumulative: dict[str, float] = {}
     for line in output.splitlines():
         if not line.startswith("import time:") or "|" not in line:
             continue
         _self_us, cumulative_us, name = (part.strip() for part in line[12:].split("|"))
-        if not cumulative_us.isdigit():
-            continue  # the header line
-        cumulative.setdefault(name, int(cumulative_us))
-        if (
-            name.startswith(f"{PROVIDER}.")
-            and name.count(".") == 1
-            and name[len(PROVIDER) + 1] != "_"
-        ):
-            submodules_us += int(cumulative_us)
-            count += 1
+        if cumulative_us.isdigit():  # not the header line
+            cumulative.setdefault(name, int(cumulative_us) / 1e6)
     require = PROVIDER_REQUIRE.search(output)
-    require_s = 0.0
-    if require:
-        require_s = float(require[1]) / (1000 if require[2] == "ms" else 1)
+    require_s = float(require[1]) / (1000 if require[2] == "ms" else 1) if require else 0.0
+    seam = cumulative.get("stacks.cdk", 0.0)
+    cdktf = cumulative.get("cdktf", 0.0)
+    assembly = cumulative.get(f"{PROVIDER}._jsii", 0.0)
     return {
         "process": total,
-        "constructs + cdktf (starts Node)": cumulative.get("cdktf", 0) / 1e6,
-        "provider assembly (Node side)": cumulative.get(f"{PROVIDER}._jsii", 0) / 1e6,
-        "  of which Node require() of its JS": require_s,
-        f"provider submodules ({count})": submodules_us / 1e6,
+        "import stacks.cdk": seam,
+        "constructs+cdktf (starts Node)": cdktf,
+        "provider assembly load": assembly,
+        "of which Node require() of its JS": require_s,
+        "Python side (provider submodules)": max(0.0, seam - cdktf - assembly),
+        "interpreter start+exit (Node stop)": total - seam,
     }
+
+
+def synthesize_snapshot(scratch: Path) -> dict[str, Path]:
+    """Both modes synthesize one frozen copy of the sources: mode -> output folder."""
+    source = scratch / "sources"
+    for name in SOURCES:
+        shutil.copytree(REPO / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
+    outputs = {mode: scratch / f"snapshot-{mode}" for mode in MODES}
+    for mode, outdir in outputs.items():
+        cmd = [str(BIN / "python"), "-c", SYNTH_SNAPSHOT, str(source), str(outdir)]
+        timed(cmd, child_env(mode))
+    return outputs
 
 
 def differences(left: Path, right: Path) -> list[str]:
@@ -153,10 +176,11 @@ def main(argv: list[str] | None = None) -> int:
         print("where one import's time goes (seconds, one run each):")
         for mode in MODES:
             phases = breakdown(mode)
-            print(f"  {mode}: " + ", ".join(f"{k.strip()} {v:.2f}" for k, v in phases.items()))
-        changed = differences(scratch / "lazy-0", scratch / "eager-0")
-        files = sum(1 for p in (scratch / "lazy-0").rglob("*") if p.is_file())
-        stacks = len(list((scratch / "lazy-0").rglob("cdk.tf.json")))
+            print(f"  {mode}: " + ", ".join(f"{k} {v:.2f}" for k, v in phases.items()))
+        outputs = synthesize_snapshot(scratch)
+        changed = differences(outputs["lazy"], outputs["eager"])
+        files = sum(1 for p in outputs["lazy"].rglob("*") if p.is_file())
+        stacks = len(list(outputs["lazy"].rglob("cdk.tf.json")))
     if changed:
         print("synth output differs between the modes:\n  " + "\n  ".join(changed))
         return 1

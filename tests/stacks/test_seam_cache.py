@@ -1,12 +1,15 @@
 """The seam's lazy provider import: same synthesized bytes as the eager import, fewer modules.
 
-Each test runs fresh processes: the import mode is fixed once per process.
+Each test runs fresh processes: the import mode is fixed once per process. Both modes
+synthesize one frozen copy of the sources, so an edit to a handler between the two synths (a
+shared working tree) cannot tell them apart.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +19,16 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 MODE_ENV = "CIO_PROVIDER_IMPORT"
+
+SYNTH = """
+import sys
+from pathlib import Path
+from stacks.app import load_environments, synth
+from stacks.platform import SourceTree
+src, outdir = Path(sys.argv[1]), Path(sys.argv[2])
+tree = SourceTree(src / "functions", src / "analytics", src / "build" / "handlers")
+synth(load_environments(folder=src / "environments"), outdir, tree)
+"""
 
 # Runs in a child process: what the lazy import left loaded, and where jsii would look for a
 # type from a submodule nobody imported (its FQN map, checked against the classes' own names).
@@ -46,8 +59,8 @@ def run(cmd: list[str], mode: str | None) -> str:
     return done.stdout
 
 
-def synth(outdir: Path, mode: str | None) -> None:
-    run([str(BIN / "cio-platform"), "synth", "--all", "--outdir", str(outdir)], mode)
+def synth(sources: Path, outdir: Path, mode: str | None) -> None:
+    run([str(BIN / "python"), "-c", SYNTH, str(sources), str(outdir)], mode)
 
 
 def tree(root: Path) -> dict[str, bytes]:
@@ -56,8 +69,11 @@ def tree(root: Path) -> dict[str, bytes]:
 
 @pytest.mark.slow
 def test_lazy_and_eager_provider_imports_synthesize_identical_bytes(tmp_path: Path) -> None:
-    synth(tmp_path / "lazy", None)
-    synth(tmp_path / "eager", "eager")
+    sources = tmp_path / "sources"
+    for name in ("functions", "analytics", "environments"):
+        shutil.copytree(REPO / name, sources / name, ignore=shutil.ignore_patterns("__pycache__"))
+    synth(sources, tmp_path / "lazy", None)
+    synth(sources, tmp_path / "eager", "eager")
     lazy, eager = tree(tmp_path / "lazy"), tree(tmp_path / "eager")
     assert sorted(lazy) == sorted(eager)
     assert sum(name.endswith("cdk.tf.json") for name in lazy) >= 1
