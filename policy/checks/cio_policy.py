@@ -27,7 +27,7 @@ from checkov.terraform.checks.resource.base_resource_check import BaseResourceCh
 PUBLIC_MEMBERS = frozenset({"allUsers", "allAuthenticatedUsers"})
 PRIMITIVE_ROLES = frozenset({"roles/owner", "roles/editor", "roles/viewer"})
 INVOKER_ROLES = frozenset({"roles/run.invoker", "roles/cloudfunctions.invoker"})
-# Resource types whose `member` / `members` grant a role (wildcards as checkov matches them).
+# IAM resource types: a `member`, `members` or `policy_data` grants roles (checkov wildcards).
 IAM_GRANTS = ("google_*_iam_member", "google_*_iam_binding", "google_*_iam_policy")
 REFERENCE = re.compile(r"^\$\{((?:data\.)?[a-z0-9_]+)\.([A-Za-z0-9_-]+)\.[A-Za-z0-9_.]+\}$")
 
