@@ -184,7 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return serve(args)
-    except ConfigError as exc:
+    except (ConfigError, FileNotFoundError) as exc:
         parser.error(str(exc))
         return 2
 

@@ -19,15 +19,15 @@ REPORTING_WEBHOOKS = "reporting-webhooks.openapi.json"
 
 
 def _candidates() -> list[Path]:
-    here = Path(__file__).resolve()
-    repo = here.parents[2]
-    found = [Path(os.environ[ENV_VAR])] if os.environ.get(ENV_VAR) else []
-    found += [
+    """The folder named by CIO_SIM_REFERENCE_DIR alone when set, else the usual places."""
+    if os.environ.get(ENV_VAR):
+        return [Path(os.environ[ENV_VAR])]
+    repo = Path(__file__).resolve().parents[2]
+    return [
         repo.parent / "shared" / "reference" / "customerio",
         repo / "shared" / "reference" / "customerio",
         Path("/work/shared/reference/customerio"),
     ]
-    return found
 
 
 def reference_dir() -> Path:

@@ -26,6 +26,7 @@ from cio_simulator.faults import FaultDecision, FaultInjector
 from cio_simulator.http import ApiError, Request, Response, Router
 from cio_simulator.ratelimit import TokenBucket, retry_after_header
 from cio_simulator.recorder import Recorder
+from cio_simulator.reference import reference_dir
 from cio_simulator.track_api import TrackApi
 from cio_simulator.workspace import Workspace
 
@@ -152,6 +153,8 @@ class Simulator:
 
     def __init__(self, config: SimulatorConfig | None = None) -> None:
         self.config = config or SimulatorConfig()
+        if self.config.validate_schemas:
+            reference_dir()  # fail at start, with the places searched, not on the first request
         self.workspace = Workspace()
         self.catalog = Catalog(self.workspace)
         self.faults = FaultInjector(self.config.faults)

@@ -207,3 +207,17 @@ def test_restarted_simulator_serves_again() -> None:
             assert requests.get(f"{sim.url}/_admin/health", timeout=5).json() == {"ok": True}
         finally:
             sim.stop()
+
+
+def test_cli_refuses_to_start_without_the_reference_documents(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "cio_simulator.cli", "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+        env={**os.environ, "CIO_SIM_REFERENCE_DIR": str(tmp_path)},
+    )
+    assert result.returncode == 2
+    assert "track-api.openapi.json) not found" in result.stderr
+    assert str(tmp_path) in result.stderr
