@@ -108,8 +108,11 @@ class WebhookHandler:
     def _publish_event(
         self, log: StructuredLogger, started: float, event: WebhookEvent, data: bytes
     ) -> Response:
-        fields = {"event_id": event.event_id, "object_type": event.object_type}
-        fields["metric"] = event.metric
+        fields = {
+            "event_id": event.event_id,
+            "object_type": event.object_type,
+            "metric": event.metric,
+        }
         try:
             publish(
                 self.settings.events_topic,

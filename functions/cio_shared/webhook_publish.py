@@ -13,6 +13,7 @@ bench/bench_webhook.py: 8 ms -> 4 ms per request against the emulator).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from functools import cache
 from typing import Any
@@ -23,7 +24,8 @@ class PublishError(RuntimeError):
 
 
 @cache
-def _api() -> Any:
+def _client(emulator_host: str | None) -> Any:
+    """One client per process (per emulator, so tests that switch emulators get a fresh one)."""
     from google.pubsub_v1 import PublisherClient
 
     return PublisherClient()
@@ -37,7 +39,9 @@ def publish(topic: str, data: bytes, attributes: Mapping[str, str], timeout: flo
     retry = Retry(predicate=_retryable, initial=0.05, maximum=0.5, multiplier=2.0, timeout=timeout)
     message = PubsubMessage(data=data, attributes=dict(attributes))
     try:
-        response = _api().publish(topic=topic, messages=[message], retry=retry, timeout=timeout)
+        response = _client(os.environ.get("PUBSUB_EMULATOR_HOST")).publish(
+            topic=topic, messages=[message], retry=retry, timeout=timeout
+        )
     except Exception as exc:  # API errors, deadlines, transport errors: all mean "not confirmed"
         raise PublishError(f"publish to {topic} failed: {type(exc).__name__}") from exc
     return str(response.message_ids[0])
