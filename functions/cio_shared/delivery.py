@@ -99,6 +99,7 @@ class DeliveryHandler:
             detail=outcome.detail,
             message_id=push.message_id if push else "",
             attempt=push.delivery_attempt if push else None,
+            age_ms=push.age_ms() if push else None,
             latency_ms=round((self._clock() - started) * 1000, 1),
             **extra,
         )

@@ -13,7 +13,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 
@@ -31,6 +33,14 @@ class PushMessage:
     attributes: dict[str, str] = field(default_factory=dict)
     # Set when `data` is not valid base64: `data` then holds the raw text, for the dead letter.
     data_error: str | None = None
+
+    def age_ms(self, now: float | None = None) -> float | None:
+        """Milliseconds since Pub/Sub accepted the message (backlog and retry delay included)."""
+        try:
+            published = datetime.fromisoformat(self.publish_time).timestamp()
+        except ValueError:
+            return None
+        return round(((time.time() if now is None else now) - published) * 1000, 1)
 
 
 def parse_push(body: bytes) -> PushMessage:

@@ -71,6 +71,13 @@ def test_push_envelope_fields_are_read():
     assert push.subscription == "projects/p/subscriptions/s"
 
 
+def test_push_age_is_measured_from_publish_time():
+    push = parse_push(envelope(""))
+    published = 1_767_225_600.0  # 2026-01-01T00:00:00Z
+    assert push.age_ms(now=published + 1.5) == 1500.0
+    assert parse_push(b'{"message": {"data": ""}}').age_ms() is None
+
+
 def test_push_without_delivery_attempt_as_the_emulator_sends():
     assert parse_push(envelope("")).delivery_attempt is None
 
