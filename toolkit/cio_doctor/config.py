@@ -132,20 +132,20 @@ class Settings:
     track_url: str
     app_url: str
     timeout: float = 10.0
-    _secrets: dict[str, Secret | None] = field(default_factory=dict, repr=False)
+    _secrets: dict[str, Secret] = field(default_factory=dict, repr=False)
     sources: dict[str, str] = field(default_factory=dict)
 
-    def secret(self, logical: str, required: bool = True) -> Secret | None:
+    def secret(self, logical: str) -> Secret:
         """The credential `logical` (see SECRET_ENV) from the environment or Secret Manager."""
         if logical not in self._secrets:
-            self._secrets[logical] = self._load(logical)
-        value = self._secrets[logical]
-        if value is None and required:
-            where = f"environment variable {SECRET_ENV[logical]}"
-            if self.env is not None:
-                where += f" or secret {self.env.resource(logical)} in {self.env.project_id}"
-            raise ConfigError(f"no {logical} credential: set {where}")
-        return value
+            loaded = self._load(logical)
+            if loaded is None:
+                raise ConfigError(
+                    f"no {logical} credential: set environment variable {SECRET_ENV[logical]} "
+                    "or use --env to read it from Secret Manager"
+                )
+            self._secrets[logical] = loaded
+        return self._secrets[logical]
 
     def _load(self, logical: str) -> Secret | None:
         value = os.environ.get(SECRET_ENV[logical])
@@ -159,10 +159,7 @@ class Settings:
         return Secret(access_secret(self.env.project_id, secret_id))
 
     def track_auth(self) -> tuple[str, str]:
-        site = self.secret("site-id")
-        key = self.secret("track-api-key")
-        assert site is not None and key is not None
-        return site.reveal(), key.reveal()
+        return self.secret("site-id").reveal(), self.secret("track-api-key").reveal()
 
     def previous_secret(self, logical: str) -> Secret | None:
         """The version still accepted during a rotation: `<VAR>_PREVIOUS`, else the env file's
@@ -176,9 +173,7 @@ class Settings:
         return Secret(access_secret(self.env.project_id, self.env.resource(logical), version))
 
     def app_token(self) -> str:
-        key = self.secret("app-api-key")
-        assert key is not None
-        return key.reveal()
+        return self.secret("app-api-key").reveal()
 
 
 def access_secret(project: str, secret_id: str, version: str = "latest") -> str:

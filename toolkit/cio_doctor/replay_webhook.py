@@ -17,9 +17,7 @@ QUARANTINE = "webhook-quarantine"
 
 
 def _key(settings: Settings) -> str:
-    secret = settings.secret("webhook-signing-key")
-    assert secret is not None
-    return secret.reveal()
+    return settings.secret("webhook-signing-key").reveal()
 
 
 def from_capture(settings: Settings, url: str, request: str | None, body: str | None) -> Report:

@@ -44,9 +44,7 @@ def signing_keys(settings: Settings, key_file: Path | None) -> list[tuple[str, s
     if key_file is not None:
         keys = [("key-file", key_file.read_text(encoding="utf-8"))]
     else:
-        secret = settings.secret("webhook-signing-key")
-        assert secret is not None
-        keys = [("current", secret.reveal())]
+        keys = [("current", settings.secret("webhook-signing-key").reveal())]
     previous = settings.previous_secret("webhook-signing-key")
     if previous is not None:
         keys.append(("previous", previous.reveal()))

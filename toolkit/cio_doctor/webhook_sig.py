@@ -90,14 +90,13 @@ def verify(
     missing = [
         n for n, v in ((SIGNATURE_HEADER, signature), (TIMESTAMP_HEADER, timestamp)) if not v
     ]
-    if missing:
+    if missing or signature is None or timestamp is None:
         return Verdict(
             False,
             "header_missing",
             f"header {' and '.join(missing)} missing: the request was not signed by "
             "Customer.io, or a proxy dropped the header",
         )
-    assert signature is not None and timestamp is not None
     signature, timestamp = signature.strip(), timestamp.strip()
     if not timestamp.isdigit():
         return Verdict(
