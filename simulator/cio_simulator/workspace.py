@@ -13,7 +13,7 @@ import threading
 import time
 from typing import Any
 
-from cio_simulator.people import IDENTIFIER_KINDS, PeopleIndex, Person, Ref
+from cio_simulator.people import IDENTIFIER_KINDS, PeopleIndex, Person, Ref, normalize
 
 RESERVED_IDENTIFY_KEYS = ("_timestamp", "_update", "cio_relationships")
 
@@ -51,6 +51,7 @@ class Workspace:
             person = self.people.find(ref)
             if person is None and ref.kind == "cio_id":
                 return self._ignore("identify", ref, "cio_id does not exist")
+            found_by_path = person is not None
             if person is None:
                 person = self._owner_of_body_identifiers(attributes)
             created = person is None
@@ -58,10 +59,16 @@ class Workspace:
                 if update_only:
                     return self._ignore("identify", ref, "_update is true and no person matches")
                 person = self.people.create()
-            if ref.kind != "cio_id" and person.identifiers.get(ref.kind) is None:
+            if ref.kind != "cio_id" and not found_by_path:
+                # The path identifier belongs to nobody: the person (new, or found by an
+                # identifier in the body) gets it, replacing a previous one (the docs' "Tip").
                 self.people.set_identifier(person, ref.kind, ref.value)
-            self._update_identifiers(person, ref, attributes)
-            values = {k: v for k, v in attributes.items() if k not in RESERVED_IDENTIFY_KEYS}
+            refused = self._update_identifiers(person, ref, attributes)
+            values = {
+                k: v
+                for k, v in attributes.items()
+                if k not in RESERVED_IDENTIFY_KEYS and k not in refused
+            }
             stale = person.set_attributes(
                 values, timestamp if timestamp is not None else time.time()
             )
@@ -79,14 +86,20 @@ class Workspace:
                     return owner
         return None
 
-    def _update_identifiers(self, person: Person, ref: Ref, attributes: dict[str, Any]) -> None:
-        """Identifiers in the body: set when empty, change only when referenced by cio_id."""
+    def _update_identifiers(self, person: Person, ref: Ref, attributes: dict[str, Any]) -> set[str]:
+        """Identifiers in the body: set when empty, change only when referenced by cio_id.
+
+        Returns the kinds refused (an *Attribute Update Failure* in Customer.io's activity log),
+        which are then not stored as attributes either.
+        """
+        refused: set[str] = set()
         for kind in IDENTIFIER_KINDS:
             value = attributes.get(kind)
             if not isinstance(value, str) or not value:
                 continue
             owner = self.people.owner(kind, value)
             if owner is not None and owner is not person:
+                refused.add(kind)
                 self._ignore(
                     "identify", ref, f"attribute update failure: {kind} belongs to another person"
                 )
@@ -94,10 +107,12 @@ class Workspace:
             current = person.identifiers.get(kind)
             if current is None or ref.kind == "cio_id":
                 self.people.set_identifier(person, kind, value)
-            elif current.lower() != value.lower():
+            elif normalize(kind, current) != normalize(kind, value):
+                refused.add(kind)
                 self._ignore(
                     "identify", ref, f"changing {kind} requires referencing the person by cio_id"
                 )
+        return refused
 
     def person_relationships(
         self, ref: Ref, action: str, relationships: list[dict[str, Any]]

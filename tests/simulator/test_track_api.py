@@ -247,11 +247,36 @@ def test_merge_without_primary_does_nothing(client: Client) -> None:
     assert bad.status_code == 400
 
 
+def test_new_path_id_with_a_known_email_updates_that_person(client: Client) -> None:
+    client.track("PUT", "/api/v1/customers/42", json={"email": "ada@example.com", "plan": "free"})
+    client.track("PUT", "/api/v1/customers/43", json={"email": "ada@example.com", "plan": "pro"})
+    [person] = client.state()["people"]
+    assert person["identifiers"]["id"] == "43"  # "the existing person gets the new id"
+    assert person["attributes"]["plan"] == "pro"
+
+
+def test_email_of_another_person_is_an_attribute_update_failure(client: Client) -> None:
+    client.track("PUT", "/api/v1/customers/1", json={"email": "one@example.com"})
+    client.track("PUT", "/api/v1/customers/2", json={"email": "two@example.com"})
+    assert (
+        client.track(
+            "PUT", "/api/v1/customers/2", json={"email": "one@example.com", "a": 1}
+        ).status_code
+        == 200
+    )
+    two = client.person("id", "2")
+    assert two is not None
+    assert two["identifiers"]["email"] == "two@example.com"
+    assert two["attributes"] == {"email": "two@example.com", "a": 1}
+    assert "belongs to another person" in client.state()["ignored"][-1]["reason"]
+
+
 def test_cio_id_reference_updates_identifiers(client: Client) -> None:
     client.track("PUT", "/api/v1/customers/42", json={"email": "old@example.com"})
     cio_id = client.person("id", "42")["cio_id"]  # type: ignore[index]
     client.track("PUT", "/api/v1/customers/42", json={"email": "new@example.com"})
     assert client.person("id", "42")["identifiers"]["email"] == "old@example.com"  # type: ignore[index]
+    assert client.person("id", "42")["attributes"]["email"] == "old@example.com"  # type: ignore[index]
     client.track("PUT", f"/api/v1/customers/cio_{cio_id}", json={"email": "new@example.com"})
     assert client.person("id", "42")["identifiers"]["email"] == "new@example.com"  # type: ignore[index]
     client.track("PUT", "/api/v1/customers/cio_ffffffff", json={"plan": "x"})
