@@ -10,6 +10,7 @@ write_metadata (subscription_name, message_id, publish_time, attributes).
 from __future__ import annotations
 
 import json
+import random
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -150,8 +151,12 @@ def loaded(
     """Stream -> handler -> Pub/Sub emulator -> (subscription stand-in) -> bqemulator table."""
     events = stream()
     topics: Topics = create_topics()
+    arrival = list(events)
+    random.Random(7).shuffle(
+        arrival
+    )  # Customer.io retries reorder events: arrival order is not time order
     with handler_client(topics.env()) as client:
-        for payload in events:
+        for payload in arrival:
             body = encode(payload)
             copies = 2 if payload["event_id"] in DUPLICATED else 1
             for _ in range(copies):  # a retry re-signs the same body
