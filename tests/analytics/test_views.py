@@ -152,9 +152,8 @@ def loaded(
     events = stream()
     topics: Topics = create_topics()
     arrival = list(events)
-    random.Random(7).shuffle(
-        arrival
-    )  # Customer.io retries reorder events: arrival order is not time order
+    # Customer.io's retries reorder events: arrival order is not time order.
+    random.Random(7).shuffle(arrival)
     with handler_client(topics.env()) as client:
         for payload in arrival:
             body = encode(payload)
