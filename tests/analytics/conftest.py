@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
@@ -15,13 +14,9 @@ PROJECT = "local-project"
 @pytest.fixture(scope="session")
 def bigquery_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """bqemulator's REST endpoint; BIGQUERY_API_ENDPOINT points the client factory at it."""
-    with bigquery_emulator(tmp_path_factory.mktemp("bigquery"), PROJECT) as endpoint:
-        previous = os.environ.get("BIGQUERY_API_ENDPOINT")
-        os.environ["BIGQUERY_API_ENDPOINT"] = endpoint
-        try:
-            yield endpoint
-        finally:
-            if previous is None:
-                os.environ.pop("BIGQUERY_API_ENDPOINT", None)
-            else:
-                os.environ["BIGQUERY_API_ENDPOINT"] = previous
+    with (
+        bigquery_emulator(tmp_path_factory.mktemp("bigquery"), PROJECT) as endpoint,
+        pytest.MonkeyPatch.context() as patch,
+    ):
+        patch.setenv("BIGQUERY_API_ENDPOINT", endpoint)
+        yield endpoint

@@ -111,6 +111,9 @@ def stream() -> list[dict[str, Any]]:
     ]
 
 
+FUNNEL_METRICS = (
+    "sent", "delivered", "opened", "clicked", "converted", "bounced", "spammed", "unsubscribed",
+)  # fmt: skip
 DUPLICATED = {"01TESTEVENT000000000000001", "01TESTEVENT000000000000007"}  # delivered twice
 
 
@@ -131,17 +134,9 @@ def expected_funnel(events: list[dict[str, Any]]) -> dict[tuple[Any, ...], dict[
             continue
         day = datetime.fromtimestamp(e["timestamp"], UTC).date()
         reached[(day, e["object_type"], *source)][e["metric"]].add(data["delivery_id"])
-    metrics = (
-        "sent",
-        "delivered",
-        "opened",
-        "clicked",
-        "converted",
-        "bounced",
-        "spammed",
-        "unsubscribed",
-    )
-    return {key: {m: len(by_metric[m]) for m in metrics} for key, by_metric in reached.items()}
+    return {
+        key: {m: len(by_metric[m]) for m in FUNNEL_METRICS} for key, by_metric in reached.items()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -208,17 +203,7 @@ def test_the_daily_funnel_counts_each_delivery_once_per_metric_and_day(loaded) -
     rows = query(client, f"SELECT * FROM `{PROJECT}.{dataset}.webhook_delivery_funnel_daily`")
     actual = {
         (row["event_date"], row["channel"], row["source"], row["source_id"]): {
-            metric: row[metric]
-            for metric in (
-                "sent",
-                "delivered",
-                "opened",
-                "clicked",
-                "converted",
-                "bounced",
-                "spammed",
-                "unsubscribed",
-            )
+            metric: row[metric] for metric in FUNNEL_METRICS
         }
         for row in rows
     }
