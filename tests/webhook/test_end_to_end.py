@@ -96,3 +96,24 @@ def test_a_publish_failure_is_retried_by_customer_io_and_then_lands(
     )
     assert pull(topics.events_subscription, expected=0, timeout=0.5) == []
     assert decisions(log)["retry"] == 2
+
+
+def test_an_odd_event_is_quarantined_and_never_stalls_the_stream(
+    pubsub_emulator_host, tmp_path
+) -> None:
+    topics = create_topics()
+    good = [example.payload for example in example_events()[:4]]
+    odd = {**good[0], "event_id": "01ODDEVENT0000000000000000", "object_type": "carrier_pigeon"}
+    stream = [good[0], good[1], odd, good[2], good[3]]
+    log = tmp_path / "webhook.log"
+    with webhook_server(topics, log) as url:
+        report = send_events(url, KEY, stream, FAST)
+    assert report.complete
+    assert [r.final_status for r in report.results] == [200, 200, 202, 200, 200]
+    assert all(len(r.attempts) == 1 for r in report.results)  # no retry, no backlog
+    events = pull(topics.events_subscription, expected=4)
+    assert sorted(m.attributes["event_id"] for m in events) == sorted(e["event_id"] for e in good)
+    [quarantined] = pull(topics.quarantine_subscription, expected=1)
+    assert quarantined.attributes["cio_reason"] == "unknown_object_type"
+    assert json.loads(quarantined.data) == odd
+    assert decisions(log)["quarantined"] == 1
