@@ -12,9 +12,9 @@ import yaml
 from tests.toolkit.simulator_fixture import Sim, simulator_process
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def simulator_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sim]:
-    """One simulator process per test module."""
+    """One simulator process for the toolkit tests (reset before each test by `sim`)."""
     yield from simulator_process(tmp_path_factory.mktemp("sim") / "simulator.log")
 
 
