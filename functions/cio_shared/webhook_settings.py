@@ -42,7 +42,9 @@ class WebhookSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> WebhookSettings:
         env = os.environ if env is None else env
-        key = env.get("CIO_WEBHOOK_SIGNING_KEY", "")
+        # Stripped: a secret version added with `echo` ends in a newline that Customer.io's key
+        # does not have, and would fail every signature.
+        key = env.get("CIO_WEBHOOK_SIGNING_KEY", "").strip()
         if not key:
             raise WebhookSettingsError(
                 "CIO_WEBHOOK_SIGNING_KEY is not set: the handler cannot verify any webhook"
@@ -51,7 +53,7 @@ class WebhookSettings:
         project = project_id()
         settings = cls(
             signing_key=key,
-            previous_signing_key=env.get("CIO_WEBHOOK_SIGNING_KEY_PREVIOUS", ""),
+            previous_signing_key=env.get("CIO_WEBHOOK_SIGNING_KEY_PREVIOUS", "").strip(),
             events_topic=_topic(env, "CIO_WEBHOOK_EVENTS_TOPIC", project, environment, "events"),
             quarantine_topic=_topic(
                 env, "CIO_WEBHOOK_QUARANTINE_TOPIC", project, environment, "quarantine"

@@ -41,3 +41,10 @@ def test_bad_configuration_fails_naming_the_variable(env: dict[str, str], names:
     with pytest.raises(WebhookSettingsError, match=names) as raised:
         WebhookSettings.from_env(full)
     assert "super-secret-value" not in str(raised.value)
+
+
+def test_a_trailing_newline_in_a_secret_version_is_not_part_of_the_key() -> None:
+    settings = WebhookSettings.from_env(
+        {"CIO_WEBHOOK_SIGNING_KEY": "abc123\n", "CIO_WEBHOOK_SIGNING_KEY_PREVIOUS": " old \n"}
+    )
+    assert (settings.signing_key, settings.previous_signing_key) == ("abc123", "old")
