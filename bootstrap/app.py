@@ -116,7 +116,7 @@ class BootstrapStack(cdk.TerraformStack):
             workload_identity_pool_provider_id=self.config.workload_identity_provider,
             display_name="GitHub OIDC",
             # Only tokens minted for this repository are accepted at all.
-            attribute_condition=f"assertion.repository == '{self.config.github_repository}'",
+            attribute_condition=self.config.attribute_condition(),
             attribute_mapping={
                 "google.subject": "assertion.sub",
                 "attribute.repository": "assertion.repository",

@@ -30,6 +30,15 @@ class BootstrapConfig:
     workload_identity_pool: str = "github"
     workload_identity_provider: str = "github-actions"
     state_versions_kept: int = 50
+    github_repository_id: str | None = None
+
+    def attribute_condition(self) -> str:
+        """CEL on the GitHub token: only this repository (and, if known, its immutable id,
+        so a deleted and re-created repository of the same name is not trusted)."""
+        condition = f"assertion.repository == '{self.github_repository}'"
+        if self.github_repository_id:
+            condition += f" && assertion.repository_id == '{self.github_repository_id}'"
+        return condition
 
 
 @dataclass(frozen=True)
@@ -90,6 +99,17 @@ def _required(data: dict[str, Any], key: str, path: Path) -> str:
     return str(value)
 
 
+def _optional_digits(data: dict[str, Any], key: str, path: Path) -> str | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if not str(value).isdigit():
+        raise BootstrapConfigError(
+            f"{path}: {key} must be digits (GitHub's numeric id), got {value!r}"
+        )
+    return str(value)
+
+
 def load_config(path: Path = CONFIG) -> BootstrapConfig:
     data = _read_mapping(path)
     repository = _required(data, "github_repository", path)
@@ -102,6 +122,7 @@ def load_config(path: Path = CONFIG) -> BootstrapConfig:
         workload_identity_pool=str(data.get("workload_identity_pool", "github")),
         workload_identity_provider=str(data.get("workload_identity_provider", "github-actions")),
         state_versions_kept=int(data.get("state_versions_kept", 50)),
+        github_repository_id=_optional_digits(data, "github_repository_id", path),
     )
     for key in ("workload_identity_pool", "workload_identity_provider"):
         if not POOL_ID.match(getattr(config, key)):

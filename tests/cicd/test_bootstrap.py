@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 
 from bootstrap import roles
@@ -157,3 +158,16 @@ def test_bad_bootstrap_config_is_explained(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "github_repository must be owner/name, got 'not a repository'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_repository_id_tightens_the_condition(tmp_path: Path) -> None:
+    from bootstrap.settings import BootstrapConfigError
+
+    config = tmp_path / "config.yaml"
+    config.write_text("github_repository: acme/cio\ngithub_repository_id: '991'\n")
+    assert load_config(config).attribute_condition() == (
+        "assertion.repository == 'acme/cio' && assertion.repository_id == '991'"
+    )
+    config.write_text("github_repository: acme/cio\ngithub_repository_id: acme\n")
+    with pytest.raises(BootstrapConfigError, match="github_repository_id must be digits"):
+        load_config(config)
