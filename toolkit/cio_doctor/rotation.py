@@ -35,6 +35,13 @@ class SecretState:
     latest_enabled: str | None = None
     latest_created: datetime | None = None
     enabled: list[str] = field(default_factory=list)
+    created: dict[str, datetime | None] = field(default_factory=dict)
+
+    def latest_at(self, moment: datetime) -> str | None:
+        """The newest enabled version that existed at `moment` (what `latest` meant then)."""
+        before = [v for v in self.enabled if (self.created.get(v) or moment) <= moment]
+        return before[-1] if before else None
+
     missing: bool = False
 
 
@@ -130,6 +137,7 @@ def secret_states(env: EnvFile) -> dict[str, SecretState]:
         enabled = [v for v in versions if v.state.name == "ENABLED"]
         enabled.sort(key=lambda v: int(v.name.rsplit("/", 1)[-1]))
         state.enabled = [v.name.rsplit("/", 1)[-1] for v in enabled]
+        state.created = {v.name.rsplit("/", 1)[-1]: _time(v.create_time) for v in enabled}
         if enabled:
             state.latest_enabled = state.enabled[-1]
             state.latest_created = _time(enabled[-1].create_time)
@@ -192,8 +200,14 @@ def _service_rows(
                 and state.latest_created
                 and service.revision_created < state.latest_created
             )
+            at_start = (
+                state.latest_at(service.revision_created) if service.revision_created else None
+            )
             row["runs"] = (
-                f"{latest} (or older on instances started before it)" if started_before else latest
+                f"{at_start or 'an older version'} on instances started before version {latest} "
+                f"was added, {latest} on newer ones"
+                if started_before
+                else latest
             )
             if started_before:
                 check.add(
