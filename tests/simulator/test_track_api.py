@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import threading
 
 import pytest
+import requests
 
 from tests.simulator.conftest import SITE_ID, TRACK_KEY, Client
 
@@ -513,3 +515,30 @@ def test_anonymous_event(client: Client) -> None:
     assert client.track("POST", "/api/v1/events", json=body).status_code == 200
     assert client.state()["events"][0]["anonymous_id"] == "anon-1"
     assert client.track("POST", "/api/v1/events", json={"anonymous_id": "a"}).status_code == 400
+
+
+def test_concurrent_redeliveries_of_the_same_ids_are_stored_once(client: Client) -> None:
+    ids = [f"01HZX3Q4J2W8V6N9M5K7T1C{i:03d}" for i in range(20)]
+    failures: list[int] = []
+
+    def deliver() -> None:
+        with requests.Session() as session:
+            for event_id in ids:
+                response = session.post(
+                    f"{client.url}/api/v1/customers/42/events",
+                    json={"name": "paid", "id": event_id},
+                    auth=("test-site", "test-track-key"),
+                    timeout=5,
+                )
+                if response.status_code != 200:
+                    failures.append(response.status_code)
+
+    threads = [threading.Thread(target=deliver) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    events = client.state()["events"]
+    assert sorted(e["id"] for e in events) == ids
+    assert sum(e["duplicates"] for e in events) == 20 * 7
