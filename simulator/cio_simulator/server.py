@@ -1,8 +1,8 @@
 """The simulator's HTTP server: one threaded stdlib server, one request pipeline.
 
-Pipeline for API requests: record -> fault decision (latency, drop, timeout, outage, status)
--> auth -> rate limit -> route and handle. Admin requests (`/_admin/...`) skip faults, auth and
-rate limits and are not recorded.
+Pipeline for API requests: fault decision (latency, drop, timeout, outage, status) -> auth ->
+rate limit -> route and handle -> record in the request log. Admin requests (`/_admin/...`)
+skip faults, auth and rate limits and are not recorded.
 """
 
 from __future__ import annotations

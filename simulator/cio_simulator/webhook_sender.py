@@ -19,7 +19,7 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -122,7 +122,7 @@ def _post(session: requests.Session, url: str, key: str, body: bytes, timeout: f
 def send_events(
     url: str,
     signing_key: str,
-    events: Iterable[dict[str, Any]],
+    events: Sequence[dict[str, Any]],
     policy: RetryPolicy | None = None,
     session: requests.Session | None = None,
     sleep: Callable[[float], None] = time.sleep,
@@ -133,13 +133,7 @@ def send_events(
     http = session or requests.Session()
     deadline = time.monotonic() + policy.max_total_seconds
     results = [EventResult(event.get("event_id")) for event in events]
-    bodies = (
-        [json.dumps(event, separators=(",", ":")).encode() for event in events]
-        if isinstance(events, list)
-        else None
-    )
-    if bodies is None:
-        raise TypeError("events must be a list (they are sent in order, possibly more than once)")
+    bodies = [json.dumps(event, separators=(",", ":")).encode() for event in events]
     try:
         for result, body in zip(results, bodies, strict=True):
             while True:
