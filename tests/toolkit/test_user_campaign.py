@@ -86,6 +86,15 @@ WORLD = {
             "created": NOW - 200,
             "metrics": {"sent": NOW - 200, "delivered": NOW - 190},
         },
+        {
+            "id": "m4",
+            "customer_id": "43",
+            "campaign_id": 1,
+            "action_id": 102,
+            "created": NOW - 100,
+            "metrics": {"failed": NOW - 100},
+            "failure_message": "Liquid error: undefined customer.plan",
+        },
     ],
     "activities": [
         {"customer_id": "42", "type": "event", "name": "signed_up", "timestamp": NOW - 900},
@@ -185,14 +194,21 @@ def test_running_campaign_with_errors_bounces_and_a_draft_action(world: Sim) -> 
     assert data["audience"] == [
         {"segment_id": 7, "name": "Trial users", "state": "finished", "members": 2}
     ]
-    assert {r["id"] for r in data["recent_sends"]} == {"m1", "m2", "m3"}
-    assert data["failure_messages"] == [{"failure": "550 mailbox full", "count": 1}]
-    found = codes(result)
-    assert found[:2] == ["bounce_rate_high", "action_delivery_errors"] or set(found[:2]) == {
-        "bounce_rate_high",
-        "action_delivery_errors",
+    assert {r["id"] for r in data["recent_sends"]} == {"m1", "m2", "m3", "m4"}
+    assert {f["failure"] for f in data["failure_messages"]} == {
+        "550 mailbox full",
+        "Liquid error: undefined customer.plan",
     }
-    assert "action_not_sending" in found
+    actions = {a["id"]: a for a in data["actions"]}
+    assert actions[101]["delivery_errors"] == 1  # the action's own error list
+    assert actions[102]["delivery_errors"] == 1  # its failed delivery
+    errors = [f for f in result.json["findings"] if f["code"] == "action_delivery_errors"]
+    assert {f["detail"] for f in errors} == {
+        "Liquid error: undefined customer.first_name x1",
+        "Liquid error: undefined customer.plan x1",
+    }
+    assert {f["severity"] for f in result.json["findings"][:3]} == {"high"}
+    assert "action_not_sending" in codes(result)
 
 
 def test_paused_campaign(world: Sim) -> None:

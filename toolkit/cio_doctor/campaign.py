@@ -90,10 +90,25 @@ def _metric_findings(check: Check, totals: dict[str, int]) -> None:
         )
 
 
-def _actions(check: Check, actions: list[dict[str, Any]]) -> None:
+def _failures_by_action(failed: list[dict[str, Any]]) -> dict[Any, list[str]]:
+    """Failure messages of the campaign's failed deliveries, grouped by action id."""
+    grouped: dict[Any, list[str]] = {}
+    for message in failed:
+        text = message.get("failure_message") or "failed (no failure message)"
+        grouped.setdefault(message.get("action_id"), []).append(str(text))
+    return grouped
+
+
+def _actions(check: Check, actions: list[dict[str, Any]], failed: list[dict[str, Any]]) -> None:
+    """Per action: sending state, metrics, and delivery errors (the action's own list where the
+    API gives one, and the failure messages of its recent failed deliveries)."""
     table = []
+    failures = _failures_by_action(failed)
     for action in actions:
-        errors = action.get("delivery_errors") or []
+        errors = [
+            str(e.get("reason") or e.get("message") or e) if isinstance(e, dict) else str(e)
+            for e in action.get("delivery_errors") or []
+        ] + failures.get(action.get("id"), [])
         table.append(
             {
                 "id": action.get("id"),
@@ -114,10 +129,7 @@ def _actions(check: Check, actions: list[dict[str, Any]]) -> None:
                 "Set the action to send automatically if it should.",
             )
         if errors:
-            reasons = Counter(
-                str(e.get("reason") or e.get("message") or e) if isinstance(e, dict) else str(e)
-                for e in errors
-            )
+            reasons = Counter(errors)
             check.add(
                 Severity.HIGH,
                 "action_delivery_errors",
@@ -236,11 +248,18 @@ def _campaign(
             ),
             "actions": (f"{base}/actions", {}),
             "messages": ("/v1/messages", {"campaign_id": str(campaign_id), "limit": "20"}),
+            "failed": (
+                "/v1/messages",
+                {"campaign_id": str(campaign_id), "metric": "failed", "limit": "100"},
+            ),
         },
     )
     metric = body_or_note(check, calls["metrics"], "campaign metrics", "metric") or {}
     _metric_findings(check, _totals(metric.get("series") or {}))
-    _actions(check, body_or_note(check, calls["actions"], "campaign actions", "actions") or [])
+    failed = body_or_note(check, calls["failed"], "failed sends", "messages") or []
+    _actions(
+        check, body_or_note(check, calls["actions"], "campaign actions", "actions") or [], failed
+    )
     _recent(check, body_or_note(check, calls["messages"], "recent sends", "messages") or [])
     if state == "running" and not check.data.get("recent_sends"):
         check.add(
