@@ -39,7 +39,9 @@ def dead_letter_attributes(
     event_id: str | None = None,
     message_id: str = "",
 ) -> dict[str, str]:
-    attributes = {k: _clip(v) for k, v in original.items() if not k.startswith("cio_")}
+    # The producer's attributes (cio_schema, cio_event_id ...) stay; ours replace any earlier
+    # dead letter's, so a replayed and again dead-lettered message tells the latest story.
+    attributes = {k: _clip(v) for k, v in original.items()}
     attributes.update(
         {
             "cio_reason": outcome.reason,
