@@ -29,11 +29,12 @@ def redact_headers(headers: Any) -> dict[str, str]:
     return clean
 
 
-def _body(raw: bytes) -> Any:
+def _body(raw: bytes | int) -> Any:
+    """The body as recorded: raw bytes up to 64 KB (parsed only when read), else its size."""
+    if isinstance(raw, int):
+        return {"_truncated": True, "_bytes": raw}
     if not raw:
         return None
-    if len(raw) > _BODY_KEEP_BYTES:
-        return {"_truncated": True, "_bytes": len(raw)}
     try:
         return json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError):
@@ -64,7 +65,7 @@ class Recorder:
             "path": request.path,
             "query": request.query,
             "headers": redact_headers(request.headers),
-            "body": _body(request.body),
+            "body": request.body if len(request.body) <= _BODY_KEEP_BYTES else len(request.body),
             "status": status,
             "outcome": outcome,
             "received_at": time.time() - (time.monotonic() - started),
@@ -90,7 +91,8 @@ class Recorder:
                 if e["path"].startswith(path_prefix)
                 and (not method or e["method"] == method.upper())
             ]
-        return found[-limit:] if limit else found
+        found = found[-limit:] if limit else found
+        return [{**e, "body": _body(e["body"])} for e in found]
 
     def reset(self) -> None:
         with self._lock:

@@ -36,6 +36,13 @@ def test_requests_are_recorded_with_credentials_redacted(client: Client) -> None
     assert [e["path"] for e in filtered] == ["/v1/customers/42/attributes"]
 
 
+def test_large_bodies_are_logged_by_size_only(client: Client) -> None:
+    client.track("POST", "/api/v2/batch", json={"batch": [{"blob": "x" * 70_000}]})
+    [entry] = client.admin("GET", "requests").json()["requests"]
+    assert entry["body"]["_truncated"] is True
+    assert entry["body"]["_bytes"] > 70_000
+
+
 def test_reset_empties_state_log_and_counters(client: Client) -> None:
     client.track("PUT", "/api/v1/customers/42", json={"plan": "pro"})
     client.admin("POST", "seed", json={"segments": [{"id": 3, "name": "VIP"}]})
