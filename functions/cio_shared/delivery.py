@@ -21,10 +21,16 @@ from pydantic import ValidationError
 from cio_shared.dead_letter import DeadLetterPublisher, dead_letter_attributes, source_topic_path
 from cio_shared.decisions import Decision, Outcome, permanent, retry
 from cio_shared.logs import StructuredLogger, get_logger
-from cio_shared.messages import TOPIC_ACTIONS, AnyMessage, parse_message, to_operation
+from cio_shared.messages import (
+    TOPIC_ACTIONS,
+    AnyMessage,
+    encode_operation,
+    parse_message,
+    size_problem,
+)
 from cio_shared.push import EnvelopeError, PushMessage, parse_push
 from cio_shared.senders import Sender, build_sender
-from cio_shared.settings import MAX_OPERATION_BYTES, Settings
+from cio_shared.settings import Settings
 from cio_shared.track_client import TrackClient
 
 RETRY_STATUS = 503
@@ -120,14 +126,9 @@ class DeliveryHandler:
                 "wrong_topic",
                 f"action {message.action!r} is not accepted on the {self.topic} topic",
             )
-        operation = json.dumps(
-            to_operation(message), separators=(",", ":"), ensure_ascii=False
-        ).encode()
-        if len(operation) > MAX_OPERATION_BYTES:
-            return permanent(
-                "too_large",
-                f"operation is {len(operation)} bytes; the limit is {MAX_OPERATION_BYTES}",
-            )
+        operation = encode_operation(message)
+        if problem := size_problem(operation):
+            return permanent("too_large", problem)
         return Prepared(message, operation)
 
     def _finish(

@@ -32,6 +32,11 @@ SCHEMA_ID = "cio.event.v1"
 MIN_TIMESTAMP = 946_684_800
 MAX_TIMESTAMP = 4_102_444_800
 
+# Customer.io's documented v2 limits (32kb per operation, 500kb per batch), read in decimal
+# so that both readings of "kb" are respected.
+MAX_OPERATION_BYTES = 32_000
+MAX_BATCH_BYTES = 500_000
+
 EVENT_ACTIONS = ("event", "page", "screen")
 PERSON_ACTIONS = (
     "identify",
@@ -180,6 +185,18 @@ def to_operation(message: AnyMessage) -> dict[str, Any]:
     elif isinstance(message, DeviceMessage):
         op["device"] = message.device.model_dump(exclude_none=True)
     return op
+
+
+def encode_operation(message: AnyMessage) -> bytes:
+    """The compact UTF-8 JSON of `to_operation(message)`, as sent to Customer.io."""
+    return json.dumps(to_operation(message), separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def size_problem(operation: bytes) -> str | None:
+    """Why an encoded operation is too large for the Track API, or None."""
+    if len(operation) > MAX_OPERATION_BYTES:
+        return f"operation is {len(operation)} bytes; the limit is {MAX_OPERATION_BYTES}"
+    return None
 
 
 def json_schema() -> dict[str, Any]:

@@ -10,8 +10,9 @@ from typing import Protocol
 
 from cio_shared.batching import Coalescer
 from cio_shared.decisions import Outcome, from_status, permanent, retry, transport_error
+from cio_shared.messages import MAX_BATCH_BYTES
 from cio_shared.rate_limit import TokenBucket
-from cio_shared.settings import MAX_BATCH_BYTES, Settings
+from cio_shared.settings import Settings
 from cio_shared.track_client import TrackClient, TransportError
 
 # `{"batch":[` + `]}` around the items

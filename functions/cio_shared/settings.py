@@ -14,10 +14,6 @@ from dataclasses import dataclass
 from cio_shared.google_clients import project_id, topic_path
 
 TRACK_URLS = {"us": "https://track.customer.io", "eu": "https://track-eu.customer.io"}
-# Customer.io's documented v2 limits (32kb per operation, 500kb per batch), read in decimal
-# so that both readings of "kb" are respected.
-MAX_OPERATION_BYTES = 32_000
-MAX_BATCH_BYTES = 500_000
 
 
 class SettingsError(ValueError):

@@ -85,6 +85,12 @@ def test_identify_defaults_its_update_time_to_now(monkeypatch):
             {"idempotency_key": "k"},
             "needs the event's timestamp",
         ),
+        (
+            "track",
+            {"action": "event", "name": "x", "attributes": {"b": "x" * 40_000}},
+            {},
+            "too large",
+        ),
     ],
 )
 def test_misuse_is_refused_before_publishing(topic, fields, kwargs, error):
