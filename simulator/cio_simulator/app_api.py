@@ -394,19 +394,20 @@ def _matches(person: Person, condition: dict[str, Any]) -> bool:
     if "segment" in condition:
         return int(condition["segment"].get("id", -1)) in person.segments
     if "attribute" in condition:
-        spec = condition["attribute"]
-        field, operator = spec.get("field"), spec.get("operator", "eq")
-        value = (
-            person.identifiers.get(field)
-            if field in ("id", "email")
-            else person.attributes.get(field)
-        )
-        if operator == "exists":
-            return value is not None
-        if operator == "eq":
-            return value is not None and _as_string(value) == _as_string(spec.get("value"))
-        raise ApiError(
-            400,
-            message=f"filter operator {operator!r} is not supported by the simulator (eq, exists)",
-        )
+        return _attribute_matches(person, condition["attribute"])
     raise ApiError(400, message="filter conditions are and, or, not, segment or attribute")
+
+
+def _attribute_matches(person: Person, spec: dict[str, Any]) -> bool:
+    """`{"field", "operator": "eq"|"exists", "value", "inverse"}` as the App API filters say."""
+    field, operator = str(spec.get("field")), spec.get("operator", "eq")
+    value = (
+        person.identifiers.get(field) if field in ("id", "email") else person.attributes.get(field)
+    )
+    if operator == "exists":
+        found = value is not None
+    elif operator == "eq":
+        found = value is not None and _as_string(value) == _as_string(spec.get("value"))
+    else:
+        raise ApiError(400, message=f"filter operator {operator!r} is not supported (eq, exists)")
+    return not found if spec.get("inverse") else found

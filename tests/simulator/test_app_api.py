@@ -267,6 +267,21 @@ def test_search_customers_by_attribute_filter(seeded: Client) -> None:
     )
     assert response.status_code == 200
     assert response.json()["ids"] == ["42"]
+    inverse = {
+        "filter": {
+            "and": [
+                {"segment": {"id": 3}},
+                {"attribute": {"field": "plan", "operator": "eq", "value": "pro", "inverse": True}},
+            ]
+        }
+    }
+    others = seeded.session.post(
+        f"{seeded.url}/v1/customers",
+        json=inverse,
+        headers={"Authorization": "Bearer test-app-key"},
+        timeout=5,
+    )
+    assert others.json()["ids"] == ["43"]
 
 
 def test_ip_addresses_need_no_key(client: Client) -> None:
