@@ -125,7 +125,7 @@ def test_deploy_applies_only_the_reviewed_plan_inside_its_environment() -> None:
     deploy = jobs["deploy"]
     assert deploy["environment"] == "${{ inputs.environment }}"
     assert "plan" not in jobs["plan"].get("environment", ""), "the plan job needs no approval"
-    apply = [s for s in deploy["steps"] if "--apply" in s.get("run", "")]
+    apply = [s for s in deploy["steps"] if "make apply" in s.get("run", "")]
     assert (
         apply and apply[0]["env"]["REVIEWED_FINGERPRINT"] == "${{ needs.plan.outputs.fingerprint }}"
     )
