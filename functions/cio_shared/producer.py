@@ -32,7 +32,9 @@ from cio_shared.messages import (
     AnyMessage,
     Person,
     build_message,
+    encode_operation,
     message_bytes,
+    size_problem,
 )
 
 TOPIC_ENV = {"track": "CIO_TRACK_TOPIC", "identify": "CIO_IDENTIFY_TOPIC"}
@@ -129,9 +131,12 @@ def prepare(
         )
     ts = int(time.time()) if timestamp is None else timestamp
     event_id = event_id_for_key(idempotency_key, ts * 1000) if idempotency_key else new_event_id()
-    return build_message(
+    message = build_message(
         {**fields, "event_id": event_id, "person": _person(person), "timestamp": ts}
     )
+    if problem := size_problem(encode_operation(message)):
+        raise ValueError(f"message too large for the Track API: {problem}")
+    return message
 
 
 def resolve_topic(topic_purpose: str, topic: str | None = None) -> str:
