@@ -248,6 +248,12 @@ class Simulator:
             response = handler(request)
         except ApiError as error:
             response = error.response()
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            if self.config.validate_schemas:
+                raise  # the schemas should have caught it: a simulator bug
+            response = ApiError(
+                400, message=f"malformed request (schema validation is off): {exc!r}"
+            ).response()
         if after_store and status is not None:
             fault = _fault_response(status, decision)
             fault.outcome = f"{fault.outcome}_after_{response.outcome}"

@@ -7,8 +7,9 @@ import threading
 
 import pytest
 import requests
+from cio_simulator import Simulator
 
-from tests.simulator.conftest import SITE_ID, TRACK_KEY, Client
+from tests.simulator.conftest import SITE_ID, TRACK_KEY, Client, make_config
 
 pytestmark = pytest.mark.integration
 
@@ -542,3 +543,25 @@ def test_concurrent_redeliveries_of_the_same_ids_are_stored_once(client: Client)
     events = client.state()["events"]
     assert sorted(e["id"] for e in events) == ids
     assert sum(e["duplicates"] for e in events) == 20 * 7
+
+
+def test_without_validation_floats_pass_and_malformed_bodies_still_get_400() -> None:
+
+    sim = Simulator(make_config(validate_schemas=False)).start()
+    try:
+        auth = (SITE_ID, TRACK_KEY)
+        ok = requests.put(
+            f"{sim.url}/api/v1/customers/42", json={"score": 1.5}, auth=auth, timeout=5
+        )
+        assert ok.status_code == 200
+        no_device = requests.put(
+            f"{sim.url}/api/v1/customers/42/devices", json={}, auth=auth, timeout=5
+        )
+        assert no_device.status_code == 400
+        assert "schema validation is off" in no_device.json()["meta"]["error"]
+        limit = requests.put(
+            f"{sim.url}/api/v1/customers/42", json={"b": "x" * 1001}, auth=auth, timeout=5
+        )
+        assert limit.status_code == 400  # the documented limits still apply
+    finally:
+        sim.stop()
