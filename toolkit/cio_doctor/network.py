@@ -22,7 +22,7 @@ from cio_doctor.findings import Check, Severity
 CERT_WARN_DAYS = 21
 CERT_CRITICAL_DAYS = 7
 SLOW_P90_MS = 1500
-DEFAULT_STATUS_URL = "https://status.customer.io/api/v2/summary.json"
+DEFAULT_STATUS_URL = "https://status.customerio.com/api/v2/summary.json"
 # Customer.io's documented Track API guidance: about 100 requests per second per workspace.
 TRACK_DOCUMENTED_LIMIT_RPS = 100
 
@@ -287,7 +287,7 @@ def check_status_page(check: Check, url: str, timeout: float, ca_file: str | Non
             "status_page_unreachable",
             "Customer.io's status page could not be read",
             type(exc).__name__,
-            "Open status.customer.io in a browser.",
+            "Open status.customerio.com in a browser.",
         )
         return
     status = summary.get("status", {}) if isinstance(summary, dict) else {}
@@ -318,7 +318,7 @@ def check_status_page(check: Check, url: str, timeout: float, ca_file: str | Non
             "customerio_incident",
             f"Customer.io reports: {status.get('description') or indicator}",
             "; ".join(str(i.get("name")) for i in incidents[:3]),
-            "Follow the incident on status.customer.io; the handlers retry and dead-letter "
+            "Follow the incident on status.customerio.com; the handlers retry and dead-letter "
             "after max attempts, replay those after it is resolved.",
         )
 
