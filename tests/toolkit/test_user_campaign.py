@@ -225,3 +225,14 @@ def test_empty_audience_and_unknown_campaign(world: Sim) -> None:
     assert missing.code == 1
     assert codes(missing) == ["campaign_not_found"]
     assert run(["campaign", "not-a-number"]).code == 2
+
+
+def test_campaign_when_customerio_fails_or_rejects_the_key(world: Sim) -> None:
+    world.faults(faults=["500:1.0"], path_prefix="/v1/")
+    failing = doctor(world, "campaign", "1")
+    assert failing.code == 2
+    assert "HTTP 500" in failing.json["checks"][0]["error"]
+    world.faults()
+    rejected = doctor(world, "campaign", "1", CIO_APP_API_KEY="key-zq81-old")
+    assert rejected.code == 2
+    assert "credentials rejected (401)" in rejected.json["checks"][0]["error"]
