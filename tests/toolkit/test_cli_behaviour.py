@@ -117,3 +117,18 @@ def test_refused_app_api_cannot_check() -> None:
     result = run(["campaign", "1", "--json"], env={"CIO_APP_URL": refused, "CIO_APP_API_KEY": "k"})
     assert result.code == 2
     assert "connection failed" in result.json["checks"][0]["error"]
+
+
+def test_wrong_types_in_the_environment_file_and_a_bad_trace_folder(tmp_path) -> None:
+    (tmp_path / "typo.yaml").write_text(
+        "project_id: doctor-test\ncustomerio: {request_budget_per_second: lots}\n"
+    )
+    result = run(["network", "--env", "typo", "--json"], env={"CIO_DOCTOR_ENV_DIR": str(tmp_path)})
+    assert result.code == 2
+    assert "wrong type" in result.json["error"]
+    trace = run(
+        ["api", "probe", "--trace", str(tmp_path / "no" / "t.jsonl"), "--json"],
+        env={"CIO_APP_API_KEY": "k", "CIO_SITE_ID": "s", "CIO_TRACK_API_KEY": "t"},
+    )
+    assert trace.code == 2
+    assert "does not exist" in trace.json["error"]

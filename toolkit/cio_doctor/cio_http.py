@@ -73,6 +73,8 @@ class Trace:
     """Appends every call as a JSON line to a file (thread-safe)."""
 
     def __init__(self, path: Path) -> None:
+        if not path.parent.is_dir():
+            raise CannotCheck(f"--trace: folder {path.parent} does not exist")
         self.path = path
         self._lock = threading.Lock()
 

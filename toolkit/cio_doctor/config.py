@@ -100,27 +100,35 @@ def load_env_file(env: str) -> EnvFile:
         raise ConfigError(f"{path}: cannot read environment file ({type(exc).__name__})") from None
     if not isinstance(raw, dict) or not isinstance(raw.get("project_id"), str):
         raise ConfigError(f"{path}: needs a top-level project_id")
-    cio: dict[str, Any] = raw["customerio"] if isinstance(raw.get("customerio"), dict) else {}
+    cio: dict[str, Any] = _mapping(raw, "customerio")
     region = str(cio.get("region", "us"))
     if region not in REGION_HOSTS:
         raise ConfigError(f"{path}: customerio.region must be us or eu, not {region!r}")
-    handlers: dict[str, Any] = raw["handlers"] if isinstance(raw.get("handlers"), dict) else {}
-    previous: dict[str, Any] = raw.get("previous_secret_versions") or {}
-    monitoring: dict[str, Any] = raw.get("monitoring") or {}
-    return EnvFile(
-        name=name,
-        project_id=raw["project_id"],
-        gcp_region=str(raw.get("region", "europe-west1")),
-        prefix=str(raw.get("name_prefix", "cio")),
-        cio_region=region,
-        request_budget_per_second=int(
-            cio.get("request_budget_per_second", DEFAULT_BUDGET_PER_SECOND)
-        ),
-        handlers=tuple(sorted(handlers)),
-        transactional_topic=bool(raw.get("transactional_topic", False)),
-        previous_versions=tuple(sorted((str(k), str(v)) for k, v in previous.items())),
-        error_rate_threshold=float(monitoring.get("error_rate_threshold", 0.05)),
-    )
+    handlers: dict[str, Any] = _mapping(raw, "handlers")
+    previous: dict[str, Any] = _mapping(raw, "previous_secret_versions")
+    monitoring: dict[str, Any] = _mapping(raw, "monitoring")
+    try:
+        return EnvFile(
+            name=name,
+            project_id=raw["project_id"],
+            gcp_region=str(raw.get("region", "europe-west1")),
+            prefix=str(raw.get("name_prefix", "cio")),
+            cio_region=region,
+            request_budget_per_second=int(
+                cio.get("request_budget_per_second", DEFAULT_BUDGET_PER_SECOND)
+            ),
+            handlers=tuple(sorted(handlers)),
+            transactional_topic=bool(raw.get("transactional_topic", False)),
+            previous_versions=tuple(sorted((str(k), str(v)) for k, v in previous.items())),
+            error_rate_threshold=float(monitoring.get("error_rate_threshold", 0.05)),
+        )
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{path}: a value has the wrong type ({exc})") from None
+
+
+def _mapping(raw: dict[str, Any], key: str) -> dict[str, Any]:
+    value = raw.get(key)
+    return value if isinstance(value, dict) else {}
 
 
 @dataclass

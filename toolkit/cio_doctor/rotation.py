@@ -83,6 +83,8 @@ class CloudRunServices:
     def services(self, env: EnvFile) -> list[Service]:
         path = f"v2/projects/{env.project_id}/locations/{env.gcp_region}/services"
         body = google_rest.get_json("CLOUDRUN_API_ENDPOINT", CLOUD_RUN, path)
+        if not isinstance(body, dict):
+            raise CannotCheck("Cloud Run answered something other than a service list")
         prefix = f"{env.prefix}-{env.name}-"
         found = []
         for item in body.get("services", []):
