@@ -91,24 +91,29 @@ def breakdown(mode: str) -> dict[str, float]:
     cmd = [str(BIN / "python"), "-X", "importtime", *IMPORT_SEAM[1:]]
     total, output = timed(cmd, child_env(mode, JSII_DEBUG_TIMING="1"))
     cumulative: dict[str, float] = {}
+    depth: dict[str, int] = {}
     for line in output.splitlines():
         if not line.startswith("import time:") or "|" not in line:
             continue
-        _self_us, cumulative_us, name = (part.strip() for part in line[12:].split("|"))
-        if cumulative_us.isdigit():  # not the header line
-            cumulative.setdefault(name, int(cumulative_us) / 1e6)
+        _self_us, cumulative_us, indented = line[12:].split("|")
+        name = indented.strip()
+        if cumulative_us.strip().isdigit() and name not in cumulative:  # not the header
+            cumulative[name] = int(cumulative_us) / 1e6
+            depth[name] = len(indented) - len(indented.lstrip())
     require = PROVIDER_REQUIRE.search(output)
     require_s = float(require[1]) / (1000 if require[2] == "ms" else 1) if require else 0.0
     seam = cumulative.get("stacks.cdk", 0.0)
     cdktf = cumulative.get("cdktf", 0.0)
     assembly = cumulative.get(f"{PROVIDER}._jsii", 0.0)
+    if depth.get("cdktf", 0) > depth.get(f"{PROVIDER}._jsii", 0):
+        assembly -= cdktf  # the provider's _jsii imported cdktf first (the lazy seam)
     return {
         "process": total,
         "import stacks.cdk": seam,
         "constructs+cdktf (starts Node)": cdktf,
         "provider assembly load": assembly,
         "of which Node require() of its JS": require_s,
-        "Python side (provider submodules)": max(0.0, seam - cdktf - assembly),
+        "Python side (provider submodules)": seam - cdktf - assembly,
         "interpreter start+exit (Node stop)": total - seam,
     }
 
