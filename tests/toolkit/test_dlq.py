@@ -197,3 +197,25 @@ def test_unknown_subscription_cannot_be_checked(bus: Bus, env_dir: Path) -> None
     result = doctor(bus, env_dir, "list", "--subscription", "nothing-here")
     assert result.code == 2
     assert "does not exist" in result.json["checks"][0]["error"]
+
+
+def test_replay_publishes_only_what_the_plan_showed(bus: Bus, env_dir: Path) -> None:
+    """A dead letter that arrives while the engineer reads the plan is left alone."""
+    from cio_doctor import dlq
+    from cio_doctor.config import EnvFile
+
+    env = EnvFile(name=bus.env, project_id=PROJECT)
+    target = dlq.target_for(env, wait=0.3)
+    subs = dlq.subscriptions(target, env, [])
+    first = bus.dead_letter(
+        "track", {"id": "01HZ0000000000000000000011"}, **rejected("429", "rate_limited", "true")
+    )
+    _, planned = dlq.plan_replay(target, subs, [], 100)
+    assert planned == {first}
+    late = bus.dead_letter(
+        "track", {"id": "01HZ0000000000000000000012"}, **rejected("429", "rate_limited", "true")
+    )
+    report = dlq.replay_report(target, subs, planned, 100)
+    assert [r["message_id"] for r in report.checks[0].data["replayed"]] == [first]
+    left = doctor(bus, env_dir, "list").json["checks"][0]["data"]["messages"]
+    assert [m["message_id"] for m in left] == [late]

@@ -118,13 +118,13 @@ def dlq_replay(
 
     def build() -> Report:
         target, subs = _dlq_target(env, prefix, subscription, wait)
-        plan, count = dlq.plan_replay(target, subs, reasons, limit)
-        if dry_run or count == 0:
+        plan, planned = dlq.plan_replay(target, subs, reasons, limit)
+        if dry_run or not planned:
             return plan
         if not as_json:
             output.render(plan)
-        if not confirmer(yes, as_json)(f"Re-publish {count} dead letter(s)?"):
+        if not confirmer(yes, as_json)(f"Re-publish {len(planned)} dead letter(s)?"):
             raise CannotCheck("replay cancelled; nothing was changed")
-        return dlq.replay_report(target, subs, reasons, limit)
+        return dlq.replay_report(target, subs, planned, limit)
 
     finish(build, as_json, "replaying dead letters")

@@ -169,11 +169,15 @@ def inspect_report(target: Target, subs: list[str], message_id: str, limit: int)
 
 def plan_replay(
     target: Target, subs: list[str], reasons: Sequence[str], limit: int
-) -> tuple[Report, int]:
-    """The dry run: which messages a replay would re-publish, and to which topic."""
+) -> tuple[Report, set[str]]:
+    """The dry run: which messages a replay would re-publish, and to which topic.
+
+    Returns the report and the ids of the messages a replay may re-publish: exactly these,
+    so a dead letter that arrives between the plan and the confirmation is left alone.
+    """
     report = Report("dlq replay (plan)", target.prefix)
     now = datetime.now(UTC)
-    count = 0
+    planned: set[str] = set()
     with running_check("replay plan") as check:
         found = _peek_all(target, subs, limit)
         rows = []
@@ -181,7 +185,8 @@ def plan_replay(
             if reasons and message.reason not in reasons:
                 continue
             rows.append({**message.summary(now), "to_topic": _topic_name(target, message)})
-        count = len(rows)
+            if _has_topic(target, message):
+                planned.add(message.message_id)
         check.data["would_replay"] = rows
         check.data["reasons"] = list(reasons) or ["(all)"]
         if any(not r["retryable"] for r in rows):
@@ -194,7 +199,7 @@ def plan_replay(
                 "Narrow the selection with --reason.",
             )
     report.checks.append(check)
-    return report, count
+    return report, planned
 
 
 def _topic_name(target: Target, message: DeadLetter) -> str:
@@ -204,7 +209,8 @@ def _topic_name(target: Target, message: DeadLetter) -> str:
         return f"(none: {exc})"
 
 
-def replay_report(target: Target, subs: list[str], reasons: Sequence[str], limit: int) -> Report:
+def replay_report(target: Target, subs: list[str], planned: set[str], limit: int) -> Report:
+    """Re-publish the planned dead letters (by message id) to their source topics."""
     from cio_shared.google_clients import publisher, subscriber
 
     report = Report("dlq replay", target.prefix)
@@ -218,9 +224,7 @@ def replay_report(target: Target, subs: list[str], reasons: Sequence[str], limit
                 pubsub_dlq.replay(
                     topics,
                     held,
-                    selected=lambda m: (
-                        (not reasons or m.reason in reasons) and _has_topic(target, m)
-                    ),
+                    selected=lambda m: m.message_id in planned,
                     topic_for=target.source_topic,
                 )
             )
