@@ -143,6 +143,10 @@ class AppApi:
                 if Ref.from_identifiers(a["customer_identifiers"]).key() in refs
             ]
         activities = seeded + [_event_activity(e, person) for e in self.workspace.events_of(person)]
+        activities += [
+            _workspace_activity(index, a, person)
+            for index, a in enumerate(self.workspace.activities_of(person))
+        ]
         wanted_type, wanted_name = request.arg("type"), request.arg("name")
         activities = [
             a
@@ -362,16 +366,28 @@ def _filter_messages(messages: list[dict[str, Any]], request: Request) -> list[d
 
 
 def _event_activity(event: dict[str, Any], person: Person) -> dict[str, Any]:
+    """A tracked event as an activity: type `event`, `page` or `screen`."""
     timestamp = event.get("timestamp") or int(event["received_at"])
-    kind = event.get("type", "event")
     return {
         "id": f"sim-event-{event['id'] or id(event)}",
         "customer_id": person.identifiers.get("id"),
         "customer_identifiers": identifiers(person),
-        "type": "event" if kind == "event" else f"{kind}",
+        "type": event.get("type", "event"),
         "name": event.get("name"),
         "timestamp": int(timestamp),
         "data": event.get("data", {}),
+    }
+
+
+def _workspace_activity(index: int, activity: dict[str, Any], person: Person) -> dict[str, Any]:
+    """An attribute or device change the Track API made, as an activity."""
+    return {
+        "id": f"sim-activity-{person.cio_id}-{index}",
+        "customer_id": person.identifiers.get("id"),
+        "customer_identifiers": identifiers(person),
+        "type": activity["type"],
+        "timestamp": activity["timestamp"],
+        "data": activity["data"],
     }
 
 

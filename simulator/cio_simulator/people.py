@@ -54,6 +54,14 @@ def normalize(kind: str, value: str) -> str:
 
 
 @dataclass
+class AttributeUpdate:
+    """What one update did: attributes changed (old, new), and names skipped as stale."""
+
+    changed: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    stale: list[str] = field(default_factory=list)
+
+
+@dataclass
 class Person:
     cio_id: str
     identifiers: dict[str, str] = field(default_factory=dict)
@@ -67,23 +75,26 @@ class Person:
     def refs(self) -> list[Ref]:
         return [Ref("cio_id", self.cio_id)] + [Ref(k, v) for k, v in self.identifiers.items()]
 
-    def set_attributes(self, attributes: dict[str, Any], timestamp: float) -> list[str]:
-        """Apply values not older than what is stored; returns the names skipped as stale.
+    def set_attributes(self, attributes: dict[str, Any], timestamp: float) -> AttributeUpdate:
+        """Apply values not older than what is stored.
 
         A null or empty-string value removes the attribute (its timestamp is kept, so an older
         update cannot bring it back).
         """
-        stale = []
+        update = AttributeUpdate()
         for name, value in attributes.items():
             if self.attribute_timestamps.get(name, float("-inf")) > timestamp:
-                stale.append(name)
+                update.stale.append(name)
                 continue
             self.attribute_timestamps[name] = timestamp
+            old = self.attributes.get(name)
             if value is None or value == "":
                 self.attributes.pop(name, None)
             else:
                 self.attributes[name] = value
-        return stale
+            if old != self.attributes.get(name):
+                update.changed[name] = (old, self.attributes.get(name))
+        return update
 
     def snapshot(self) -> dict[str, Any]:
         return {

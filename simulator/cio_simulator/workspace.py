@@ -9,6 +9,7 @@ are recorded in `ignored` with the reason, so tests can see why nothing changed.
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 import time
 from typing import Any
@@ -31,6 +32,7 @@ class Workspace:
         self.objects: dict[tuple[str, str], dict[str, Any]] = {}
         self.deliveries: list[dict[str, Any]] = []
         self.ignored: list[dict[str, Any]] = []
+        self.activities: list[dict[str, Any]] = []
         self.stale_updates = 0
         self._event_keys = itertools.count(1)
 
@@ -69,10 +71,16 @@ class Workspace:
                 for k, v in attributes.items()
                 if k not in RESERVED_IDENTIFY_KEYS and k not in refused
             }
-            stale = person.set_attributes(
+            update = person.set_attributes(
                 values, timestamp if timestamp is not None else time.time()
             )
-            self.stale_updates += len(stale)
+            self.stale_updates += len(update.stale)
+            if update.changed:
+                data = {
+                    k: {"from": _text(old), "to": _text(new)}
+                    for k, (old, new) in update.changed.items()
+                }
+                self._activity(person, "attribute_change", data)
             if relationships:
                 person.relationships.extend(relationships)
             return "created" if created else "updated"
@@ -100,6 +108,7 @@ class Workspace:
             owner = self.people.owner(kind, value)
             if owner is not None and owner is not person:
                 refused.add(kind)
+                self._failed_change(person, kind, value)
                 self._ignore(
                     "identify", ref, f"attribute update failure: {kind} belongs to another person"
                 )
@@ -109,6 +118,7 @@ class Workspace:
                 self.people.set_identifier(person, kind, value)
             elif normalize(kind, current) != normalize(kind, value):
                 refused.add(kind)
+                self._failed_change(person, kind, value)
                 self._ignore(
                     "identify", ref, f"changing {kind} requires referencing the person by cio_id"
                 )
@@ -166,6 +176,7 @@ class Workspace:
             stored = {**device, "id": token, "token": token}
             stored.setdefault("last_used", int(time.time()))
             person.devices[token] = stored
+            self._activity(person, "device_change", {"device_id": token, "action": "added"})
             return "stored"
 
     def delete_device(self, ref: Ref, device_id: str) -> str:
@@ -279,6 +290,22 @@ class Workspace:
 
     # -- bookkeeping ----------------------------------------------------------------------------
 
+    def _activity(self, person: Person, kind: str, data: dict[str, Any]) -> None:
+        """An entry of the person's activity log, as the App API lists activities."""
+        self.activities.append(
+            {"cio_id": person.cio_id, "type": kind, "data": data, "timestamp": int(time.time())}
+        )
+
+    def _failed_change(self, person: Person, kind: str, value: str) -> None:
+        current = person.identifiers.get(kind)
+        self._activity(
+            person, "failed_attribute_change", {kind: {"from": _text(current), "to": value}}
+        )
+
+    def activities_of(self, person: Person) -> list[dict[str, Any]]:
+        with self.lock:
+            return [dict(a) for a in self.activities if a["cio_id"] == person.cio_id]
+
     def _ignore(self, operation: str, ref: Ref, reason: str) -> str:
         self.ignored.append(
             {"operation": operation, "ref": ref.public(), "reason": reason, "at": time.time()}
@@ -301,3 +328,12 @@ class Workspace:
     def reset(self) -> None:
         with self.lock:
             self._clear()
+
+
+def _text(value: Any) -> str:
+    """Attribute values in activity data are strings; a missing value is empty."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))

@@ -136,10 +136,35 @@ def test_person_from_track_api_is_visible_in_app_api(client: Client) -> None:
     by_email = client.app("/v1/customers/zed@example.com/attributes", params={"id_type": "email"})
     by_cio = client.app(f"/v1/customers/{cio_id}/attributes", params={"id_type": "cio_id"})
     assert by_email.json() == by_cio.json() == {"customer": customer}
-    activities = client.app("/v1/customers/77/activities").json()["activities"]
-    assert [(a["type"], a["name"], a["timestamp"]) for a in activities] == [
+    events = client.app("/v1/customers/77/activities", params={"type": "event"}).json()
+    assert [(a["type"], a["name"], a["timestamp"]) for a in events["activities"]] == [
         ("event", "login", 1700000500)
     ]
+    changes = client.app("/v1/customers/77/activities", params={"type": "attribute_change"})
+    [change] = changes.json()["activities"]
+    assert change["data"]["plan"] == {"from": "", "to": "team"}
+    assert change["data"]["beta"] == {"from": "", "to": "true"}
+
+
+def test_identify_changes_and_failures_show_as_activities(client: Client) -> None:
+    client.track("PUT", "/api/v1/customers/1", json={"email": "one@example.com", "plan": "free"})
+    client.track("PUT", "/api/v1/customers/2", json={"email": "two@example.com"})
+    client.track("PUT", "/api/v1/customers/1", json={"plan": "pro"})
+    client.track("PUT", "/api/v1/customers/1", json={"plan": "pro"})  # no change: no activity
+    client.track("PUT", "/api/v1/customers/1", json={"email": "two@example.com"})
+    client.track(
+        "PUT", "/api/v1/customers/1/devices", json={"device": {"id": "t1", "platform": "ios"}}
+    )
+    activities = client.app("/v1/customers/1/activities").json()["activities"]
+    by_type: dict[str, list] = {}
+    for activity in activities:
+        by_type.setdefault(activity["type"], []).append(activity["data"])
+    assert {"plan": {"from": "free", "to": "pro"}} in by_type["attribute_change"]
+    assert len(by_type["attribute_change"]) == 2
+    assert by_type["failed_attribute_change"] == [
+        {"email": {"from": "one@example.com", "to": "two@example.com"}}
+    ]
+    assert by_type["device_change"] == [{"device_id": "t1", "action": "added"}]
 
 
 def test_unknown_ids_get_404(seeded: Client) -> None:
