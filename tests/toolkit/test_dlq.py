@@ -102,7 +102,7 @@ def _seed(bus: Bus) -> dict[str, str]:
         ),
         "400": bus.dead_letter(
             "track",
-            {"id": "01HZ0000000000000000000002", "name": "b"},
+            {"id": "01HZ0000000000000000000002", "name": "b", "email": "jane@example.com"},
             **rejected("400", "rejected_400", "false"),
         ),
         "pubsub": bus.dead_letter(
@@ -143,7 +143,11 @@ def test_inspect_shows_one_dead_letter(bus: Bus, env_dir: Path) -> None:
     assert result.code == 1, result.stderr
     data = result.json["checks"][0]["data"]
     assert data["attributes"]["cio_status"] == "400"
-    assert data["payload"] == {"id": "01HZ0000000000000000000002", "name": "b"}
+    assert data["payload"] == {
+        "id": "01HZ0000000000000000000002",
+        "name": "b",
+        "email": "j***@example.com",
+    }
     missing = doctor(bus, env_dir, "inspect", "999999")
     assert missing.code == 2
     assert "not found" in missing.json["checks"][0]["error"]

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from cio_shared.logs import redact
+
 from cio_doctor.findings import CannotCheck
 
 PUBSUB_SOURCE_SUB = "CloudPubSubDeadLetterSourceSubscription"
@@ -81,6 +83,8 @@ class DeadLetter:
         }
 
     def detail(self) -> dict[str, Any]:
+        """Attributes and payload for people to read: emails shortened, secret-named fields
+        hidden (cio_shared.logs.redact), as in the handlers' logs."""
         try:
             payload: Any = json.loads(self.data)
         except ValueError:
@@ -88,8 +92,8 @@ class DeadLetter:
         return {
             "publish_time": self.publish_time.isoformat(),
             "ordering_key": self.ordering_key or None,
-            "attributes": dict(sorted(self.attributes.items())),
-            "payload": payload,
+            "attributes": redact(dict(sorted(self.attributes.items()))),
+            "payload": redact(payload),
         }
 
 
