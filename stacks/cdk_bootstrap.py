@@ -7,6 +7,7 @@ CDK Terrain renames imports here too. Everything else the bootstrap needs comes 
 
 from __future__ import annotations
 
+import stacks.cdk  # noqa: F401  (first: the bundled Node and the lazy provider import)
 from cdktf_cdktf_provider_google.iam_workload_identity_pool import IamWorkloadIdentityPool
 from cdktf_cdktf_provider_google.iam_workload_identity_pool_provider import (
     IamWorkloadIdentityPoolProvider,
