@@ -13,6 +13,13 @@ from tests.simulator.conftest import SITE_ID, TRACK_KEY, Client, make_config
 
 pytestmark = pytest.mark.integration
 
+ACME_IDENTIFY = {
+    "type": "object",
+    "identifiers": {"object_type_id": "1", "object_id": "acme"},
+    "action": "identify",
+    "attributes": {"name": "Acme"},
+}
+
 
 def test_region_endpoint_returns_region_url_and_workspace(client: Client) -> None:
     response = client.track("GET", "/api/v1/accounts/region")
@@ -302,12 +309,7 @@ def test_batch_all_valid_answers_200(client: Client) -> None:
             "id": "01HZX3Q4J2W8V6N9M5K7T1R0EF",
             "attributes": {"from": "free"},
         },
-        {
-            "type": "object",
-            "identifiers": {"object_type_id": "1", "object_id": "acme"},
-            "action": "identify",
-            "attributes": {"name": "Acme"},
-        },
+        ACME_IDENTIFY,
     ]
     response = client.track("POST", "/api/v2/batch", json={"batch": batch})
     assert response.status_code == 200
@@ -449,12 +451,7 @@ def test_every_v2_person_action_through_one_batch(client: Client) -> None:
             "name": "opened",
             "attributes": {"device_token": "tok-5"},
         },
-        {
-            "type": "object",
-            "identifiers": {"object_type_id": "1", "object_id": "acme"},
-            "action": "identify",
-            "attributes": {"name": "Acme"},
-        },
+        ACME_IDENTIFY,
     ]
     assert client.track("POST", "/api/v2/batch", json={"batch": batch}).status_code == 200
     state = client.state()
