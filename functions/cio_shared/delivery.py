@@ -35,6 +35,7 @@ from cio_shared.track_client import TrackClient
 
 RETRY_STATUS = 503
 ACK_STATUS = 200
+_JSON = {"Content-Type": "application/json"}
 _SEVERITY = {Decision.DELIVERED: "INFO", Decision.RETRY: "WARNING", Decision.DEAD_LETTER: "ERROR"}
 
 
@@ -47,7 +48,7 @@ class Prepared:
 
 
 class DeliveryHandler:
-    """Callable with a Flask request; returns `(json body, status)` for functions-framework."""
+    """Called with a Flask request; returns `(json body, status, headers)` (functions-framework)."""
 
     def __init__(
         self,
@@ -70,10 +71,11 @@ class DeliveryHandler:
         self.logger = logger or get_logger(f"cio-handler-{handler}")
         self._clock = clock
 
-    def __call__(self, request: Any) -> tuple[str, int]:
+    def __call__(self, request: Any) -> tuple[str, int, dict[str, str]]:
         if request.method != "POST":  # probes and browsers: not a delivery, nothing to decide
-            return json.dumps({"error": "push deliveries are POST requests"}), 405
-        return self.handle(request.get_data(cache=False), request.headers)
+            return json.dumps({"error": "push deliveries are POST requests"}), 405, _JSON
+        body, status = self.handle(request.get_data(cache=False), request.headers)
+        return body, status, _JSON
 
     def handle(self, body: bytes, headers: Mapping[str, str]) -> tuple[str, int]:
         started = self._clock()
