@@ -23,7 +23,7 @@ from cio_simulator.app_api import AppApi
 from cio_simulator.catalog import Catalog
 from cio_simulator.config import SimulatorConfig
 from cio_simulator.faults import FaultDecision, FaultInjector
-from cio_simulator.http import ApiError, Request, Response, Router
+from cio_simulator.http import ApiError, Handler, Request, Response, Router
 from cio_simulator.ratelimit import TokenBucket, retry_after_header
 from cio_simulator.recorder import Recorder
 from cio_simulator.reference import reference_dir
@@ -231,34 +231,44 @@ class Simulator:
 
     def _api_response(self, request: Request, decision: FaultDecision) -> Response:
         status = decision.status
-        after_store = self.faults.config.after_store and status is not None and status >= 500
-        if status is not None and not after_store:
+        if status is not None and not (self.faults.config.after_store and status >= 500):
             return _fault_response(status, decision)
-        family = self._authenticate(request)
-        wait = self._buckets[family].take() if family in self._buckets else 0.0
-        if wait:
-            return Response(
-                429,
-                {"meta": {"error": "Too many requests: rate limit exceeded"}},
-                {"Retry-After": retry_after_header(wait)},
-                outcome="rate_limited",
-            )
-        handler, request.params = self.router.match(request.method, request.path)
         try:
-            response = handler(request)
-        except ApiError as error:
-            response = error.response()
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            if self.config.validate_schemas:
-                raise  # the schemas should have caught it: a simulator bug
-            response = ApiError(
-                400, message=f"malformed request (schema validation is off): {exc!r}"
-            ).response()
-        if after_store and status is not None:
+            self._admit(request)
+            handler, request.params = self.router.match(request.method, request.path)
+        except ApiError as refused:
+            # Refused before anything was stored: an injected after-store 5xx still answers.
+            return _fault_response(status, decision) if status is not None else refused.response()
+        response = self._run(handler, request)
+        if status is not None:
             fault = _fault_response(status, decision)
             fault.outcome = f"{fault.outcome}_after_{response.outcome}"
             return fault
         return response
+
+    def _admit(self, request: Request) -> None:
+        """Authentication, then the rate limit of the API family: ApiError 401/404/429."""
+        family = self._authenticate(request)
+        wait = self._buckets[family].take() if family in self._buckets else 0.0
+        if wait:
+            raise ApiError(
+                429,
+                {"meta": {"error": "Too many requests: rate limit exceeded"}},
+                headers={"Retry-After": retry_after_header(wait)},
+                outcome="rate_limited",
+            )
+
+    def _run(self, handler: Handler, request: Request) -> Response:
+        try:
+            return handler(request)
+        except ApiError as error:
+            return error.response()
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            if self.config.validate_schemas:
+                raise  # the schemas should have caught it: a simulator bug
+            return ApiError(
+                400, message=f"malformed request (schema validation is off): {exc!r}"
+            ).response()
 
     def _authenticate(self, request: Request) -> str:
         header = request.headers.get("Authorization")

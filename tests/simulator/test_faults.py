@@ -63,6 +63,15 @@ def test_fault_after_store_answers_5xx_but_keeps_the_event(client: Client) -> No
     assert [e["duplicates"] for e in client.state()["events"]] == [1, 1]
 
 
+def test_after_store_fault_on_a_refused_request_still_answers_the_fault(client: Client) -> None:
+    client.admin("POST", "faults", json={"faults": ["502:1.0"], "after_store": True})
+    response = client.track("POST", "/api/v1/customers/42/events", json={"name": "e"}, auth=None)
+    assert response.status_code == 502  # the injected failure, not the 401 behind it
+    assert client.state()["events"] == []
+    stats = client.admin("GET", "stats").json()
+    assert stats["injected_faults"] == {"502": 1} and stats["by_status"] == {"status_502": 1}
+
+
 def test_after_store_does_not_apply_to_4xx_faults(client: Client) -> None:
     client.admin("POST", "faults", json={"faults": ["429:1.0"], "after_store": True})
     assert [a.status_code for a in _events(client, 1)] == [429]  # type: ignore[union-attr]
