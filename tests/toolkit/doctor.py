@@ -25,7 +25,21 @@ _SCRUB = (
     "SECRETMANAGER_API_ENDPOINT",
     "CIO_DOCTOR_ENV_DIR",
     "CLOUDRUN_API_ENDPOINT",
+    "MONITORING_API_ENDPOINT",
+    "CIO_STATUS_URL",
 )
+# A safety net: whatever a test forgets to point at a local server goes to a closed local
+# port, never to Customer.io, Google or the status page on the internet.
+NOWHERE = "http://127.0.0.1:9"
+OFFLINE = {
+    "CIO_TRACK_URL": NOWHERE,
+    "CIO_APP_URL": NOWHERE,
+    "CIO_STATUS_URL": f"{NOWHERE}/summary.json",
+    "MONITORING_API_ENDPOINT": NOWHERE,
+    "CLOUDRUN_API_ENDPOINT": NOWHERE,
+    "SECRETMANAGER_API_ENDPOINT": "127.0.0.1:9",
+    "GOOGLE_APPLICATION_CREDENTIALS": "/nonexistent/adc.json",
+}
 
 
 @dataclass
@@ -51,7 +65,7 @@ def run(
     """`python -m cio_doctor ARGS` with a clean environment plus `env`."""
     base = {k: v for k, v in os.environ.items() if k not in _SCRUB}
     pythonpath = os.pathsep.join([str(REPO / "toolkit"), str(REPO / "functions")])
-    full = {**base, "PYTHONPATH": pythonpath, "COLUMNS": "160", **(env or {})}
+    full = {**base, **OFFLINE, "PYTHONPATH": pythonpath, "COLUMNS": "160", **(env or {})}
     proc = subprocess.run(
         [sys.executable, "-m", "cio_doctor", *args],
         input=stdin,
