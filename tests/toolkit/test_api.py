@@ -83,3 +83,10 @@ def test_bad_input(sim: Sim) -> None:
     bad = run(["api", "app", "GET", "/v1/segments", "--param", "novalue", "--json"], env=sim.env())
     assert bad.code == 2
     assert "key=value" in bad.json["error"]
+
+
+def test_probe_finds_a_workspace_in_another_region(sim: Sim) -> None:
+    result = run(["api", "probe", "--region", "eu", "--json"], env=sim.env())
+    assert result.code == 1
+    assert result.finding_codes() == ["region_mismatch"]
+    assert "CIO_REGION=us" in result.json["findings"][0]["next_step"]

@@ -10,7 +10,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from cio_doctor.cio_http import Call, CioClient, explain_failure
+from cio_doctor.cio_http import Call, CioClient, Trace, app_client, explain_failure, track_client
+from cio_doctor.config import Settings
 from cio_doctor.findings import CannotCheck, Check, Report, Severity, running_check
 
 CallSpec = tuple[str, str, str, dict[str, str], Any]  # api, method, path, params, body
@@ -83,4 +84,24 @@ def run_calls(clients: dict[str, CioClient], calls: list[CallSpec]) -> Report:
         with running_check(f"{api} {method} {path}") as check:
             record(check, clients[api].request(method, path, params, body))
         report.checks.append(check)
+    return report
+
+
+def probe(settings: Settings, trace: Trace | None = None) -> Report:
+    """A harmless authenticated GET on each API; the Track probe also says which region the
+    credentials belong to, so a workspace configured in the wrong region shows up."""
+    clients = {"track": track_client(settings, trace), "app": app_client(settings, trace)}
+    report = run_calls(clients, [(a, "GET", p, {}, None) for a, p in PROBES.items()])
+    track = report.checks[0]
+    answer = clients["track"].calls[0].json() if clients["track"].calls else None
+    body: dict[str, Any] = answer if isinstance(answer, dict) else {}
+    actual = body.get("region")
+    if actual and actual != settings.region:
+        track.add(
+            Severity.HIGH,
+            "region_mismatch",
+            f"the Track credentials belong to the {actual} region, configured: {settings.region}",
+            f"Customer.io says: use {body.get('url')}." if body.get("url") else "",
+            f"Set customerio.region: {actual} in the environment file (or CIO_REGION={actual}).",
+        )
     return report

@@ -51,14 +51,7 @@ def api_cmd(
         settings = load_settings(env, region, timeout)
         recorder = trace_file(trace)
         if target == "probe":
-            clients = {
-                "track": track_client(settings, recorder),
-                "app": app_client(settings, recorder),
-            }
-            calls: list[api_call.CallSpec] = [
-                (api, "GET", p, {}, None) for api, p in api_call.PROBES.items()
-            ]
-            return api_call.run_calls(clients, calls)
+            return api_call.probe(settings, recorder)
         if target not in ("track", "app"):
             raise CannotCheck(f"target must be probe, track or app, not {target!r}")
         if not path:

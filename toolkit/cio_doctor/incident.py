@@ -46,12 +46,8 @@ def _network(i: Inputs) -> Report:
 
 def _probe(i: Inputs) -> Report:
     from cio_doctor import api_call
-    from cio_doctor.cio_http import app_client, track_client
 
-    clients = {"track": track_client(i.settings, i.trace), "app": app_client(i.settings, i.trace)}
-    return api_call.run_calls(
-        clients, [(a, "GET", p, {}, None) for a, p in api_call.PROBES.items()]
-    )
+    return api_call.probe(i.settings, i.trace)
 
 
 def _needs_env(i: Inputs, what: str) -> Any:
