@@ -1,8 +1,8 @@
 """Locate and load Customer.io's published OpenAPI documents (the contract we simulate).
 
-The documents live beside the repository in `shared/reference/customerio/` (read-only). The
-simulator reads them at start-up for request schemas and webhook examples; set
-`CIO_SIM_REFERENCE_DIR` to point elsewhere.
+The documents live beside the repository in `shared/reference/customerio/` (read-only), with
+copies vendored in `reference/` as the fallback. The simulator reads them at start-up for
+request schemas and webhook examples; set `CIO_SIM_REFERENCE_DIR` to point elsewhere.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 ENV_VAR = "CIO_SIM_REFERENCE_DIR"
+VENDORED = Path(__file__).resolve().parent / "reference"  # copies, so a clone works alone
 TRACK_API = "track-api.openapi.json"
 REPORTING_WEBHOOKS = "reporting-webhooks.openapi.json"
 
@@ -27,6 +28,7 @@ def _candidates() -> list[Path]:
         repo.parent / "shared" / "reference" / "customerio",
         repo / "shared" / "reference" / "customerio",
         Path("/work/shared/reference/customerio"),
+        VENDORED,
     ]
 
 

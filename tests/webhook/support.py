@@ -35,6 +35,7 @@ def _reference_dir() -> Path:
         Path(override) if override else None,
         REPO.parent / "shared" / "reference" / "customerio",
         Path("/work/shared/reference/customerio"),
+        REPO / "simulator" / "cio_simulator" / "reference",
     ]
     for candidate in candidates:
         if candidate is not None and (candidate / REPORTING_WEBHOOKS).is_file():
