@@ -82,7 +82,7 @@ def bus(pubsub_emulator_host: str, make_env: Callable[..., str], env_dir: Path) 
 
 def doctor(bus: Bus, env_dir: Path, *args: str) -> Any:
     return run(
-        ["dlq", *args, "--env", bus.env, "--json", "--wait", "0.3"],
+        ["dlq", *args, "--env", bus.env, "--json", "--wait", "1.0"],
         env={"CIO_DOCTOR_ENV_DIR": str(env_dir), "PUBSUB_EMULATOR_HOST": _host()},
     )
 
@@ -209,7 +209,7 @@ def test_replay_publishes_only_what_the_plan_showed(bus: Bus, env_dir: Path) -> 
     from cio_doctor.config import EnvFile
 
     env = EnvFile(name=bus.env, project_id=PROJECT)
-    target = dlq.target_for(env, wait=0.3)
+    target = dlq.target_for(env, wait=1.0)
     subs = dlq.subscriptions(target, env, [])
     first = bus.dead_letter(
         "track", {"id": "01HZ0000000000000000000011"}, **rejected("429", "rate_limited", "true")

@@ -85,7 +85,7 @@ def test_p1_outage_with_a_revoked_key_and_dead_letters(
                 "--observed-rps",
                 "5",
                 "--wait",
-                "0.3",
+                "1.0",
                 "--json",
             ],
             env={
@@ -223,7 +223,7 @@ def test_p2_error_rate_from_cloud_monitoring(
                 "--status-url",
                 status_page,
                 "--wait",
-                "0.3",
+                "1.0",
                 "--json",
             ],
             env=sim.env(

@@ -158,7 +158,7 @@ def test_replay_quarantined_events_acks_only_accepted_ones(
             env,
             "--json",
             "--wait",
-            "0.3",
+            "1.0",
         ],
         env=environment,
     )
