@@ -109,6 +109,8 @@ def main() -> None:
         "rotated-key",
         "--app-api-key",
         "app-key",
+        "--region",
+        "eu",
     ]
     with (
         running(simulator, port),
