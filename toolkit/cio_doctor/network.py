@@ -131,17 +131,24 @@ def _handshake(
         context.wrap_socket(raw, server_hostname=ep.host) as tls,
     ):
         elapsed = (time.perf_counter() - start) * 1000
-        sslobj: Any = tls._sslobj  # type: ignore[attr-defined]
-        try:
-            chain = (
-                sslobj.get_verified_chain()
-                if context.verify_mode
-                else sslobj.get_unverified_chain()
-            )
-            ders = [c.public_bytes(ssl._ssl.ENCODING_DER) for c in chain]  # type: ignore[attr-defined]
-        except AttributeError:  # older interpreters: the leaf only
-            ders = [tls.getpeercert(binary_form=True) or b""]
+        ders = _chain(tls, verified=context.verify_mode != ssl.CERT_NONE)
         return ders, str(tls.version()), elapsed
+
+
+def _chain(tls: ssl.SSLSocket, verified: bool) -> list[bytes]:
+    """The peer's certificate chain as DER, leaf first.
+
+    Python 3.13 has it as a public method; 3.11 and 3.12 have it on the private SSL object;
+    failing both, the leaf alone.
+    """
+    name = "get_verified_chain" if verified else "get_unverified_chain"
+    public = getattr(tls, name, None)
+    if public is not None:
+        return [bytes(cert) for cert in public()]
+    private = getattr(getattr(tls, "_sslobj", None), name, None)
+    if private is not None:
+        return [cert.public_bytes(ssl._ssl.ENCODING_DER) for cert in private()]  # type: ignore[attr-defined]
+    return [tls.getpeercert(binary_form=True) or b""]
 
 
 def check_tls(
