@@ -65,20 +65,17 @@ class BatchSender:
             response = self.single.client.send_batch(items)
         except TransportError as exc:
             return [transport_error(exc.reason, exc.detail)] * len(items)
-        if response.status in (400, 413):
-            # The whole batch was refused for its content: find the culprit one by one, so a
-            # single bad operation never dead-letters its healthy neighbours.
+        mapped = [e for e in response.item_errors if 0 <= e.index < len(items)]
+        if response.status in (400, 413) or (response.status == 207 and not mapped):
+            # The whole batch was refused for its content (or a 207 did not say which item):
+            # find the culprit one by one, so a bad operation never fails its healthy neighbours.
             return [self.single.send(item) for item in items]
         outcome = from_status(response.status, response.summary)
         outcomes = [outcome] * len(items)
-        if response.status == 207:
-            for error in response.item_errors:
-                if 0 <= error.index < len(items):
-                    outcomes[error.index] = permanent(
-                        "rejected_400",
-                        f"batch item rejected: {error.reason} {error.field}".strip(),
-                        207,
-                    )
+        for error in mapped if response.status == 207 else []:
+            outcomes[error.index] = permanent(
+                "rejected_400", f"batch item rejected: {error.reason} {error.field}".strip(), 207
+            )
         return outcomes
 
 

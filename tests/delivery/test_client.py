@@ -105,20 +105,25 @@ def test_batch_sender_coalesces_and_maps_item_errors(sim):
 
 
 class RefusingBatches:
-    """A client whose batch endpoint refuses the whole request: the sender must isolate."""
+    """A client whose batch endpoint refuses the whole request (or answers a 207 that names no
+    item): the sender must isolate the bad operation."""
 
-    def __init__(self, real: TrackClient):
+    def __init__(self, real: TrackClient, status: int = 400):
         self.real = real
+        self.status = status
 
     def send_batch(self, bodies):
-        return TrackResponse(400, [], "HTTP 400")
+        return TrackResponse(self.status, [], f"HTTP {self.status}")
 
     def send_entity(self, body):
         return self.real.send_entity(body)
 
 
-def test_a_refused_batch_is_resent_one_by_one_so_neighbours_survive(sim):
-    single = SingleSender(RefusingBatches(TrackClient(settings_for(sim.url))), TokenBucket(0), 0)  # type: ignore[arg-type]
+@pytest.mark.parametrize("status", [400, 413, 207])
+def test_a_refused_batch_is_resent_one_by_one_so_neighbours_survive(sim, status):
+    single = SingleSender(
+        RefusingBatches(TrackClient(settings_for(sim.url)), status), TokenBucket(0), 0
+    )  # type: ignore[arg-type]
     sender = BatchSender(single, max_items=10, max_wait=0)
     outcomes = sender._send_batch([operation(), operation(name="z" * 150), operation()])
     assert [o.decision for o in outcomes] == [
