@@ -132,3 +132,50 @@ def test_wrong_types_in_the_environment_file_and_a_bad_trace_folder(tmp_path) ->
     )
     assert trace.code == 2
     assert "does not exist" in trace.json["error"]
+
+
+@pytest.mark.integration
+def test_credentials_never_appear_in_any_output(sim, tmp_path) -> None:
+    """Every Customer.io command, human and --json, with a trace: no key in any output."""
+    from tests.toolkit.simulator_fixture import APP_KEY, SITE_ID, TRACK_KEY
+
+    sim.seed({"people": [{"id": "7", "email": "k@example.com"}], "campaigns": [{"id": 3}]})
+    trace = tmp_path / "trace.jsonl"
+    outputs = []
+    commands = [
+        ["api", "probe"],
+        ["api", "track", "GET", "/api/v1/accounts/region"],
+        ["user", "7"],
+        ["user", "k@example.com"],
+        ["campaign", "3"],
+        [
+            "incident",
+            "P3",
+            "--user",
+            "7",
+            "--campaign",
+            "3",
+            "--out",
+            str(tmp_path),
+            "--budget",
+            "10",
+            "--observed-rps",
+            "1",
+        ],
+    ]
+    for command in commands:
+        for mode in ([], ["--json"]):
+            result = run([*command, *mode, "--trace", str(trace)], env=sim.env())
+            assert result.code in (0, 1, 2), result.stderr
+            if not mode:
+                assert (
+                    "Findings, most severe first" in result.stdout or "No findings" in result.stdout
+                )
+            outputs.append(result.stdout + result.stderr)
+    outputs.append(trace.read_text())
+    outputs.extend(p.read_text() for p in tmp_path.glob("incident-*"))
+    text = "\n".join(outputs)
+    for secret in (APP_KEY, TRACK_KEY, "ZG9jdG9yLXNpdGU6ZG9jdG9yLXRyYWNrLWtleQ"):  # + base64
+        assert secret not in text
+    assert SITE_ID not in trace.read_text()
+    assert "k@example.com" not in text

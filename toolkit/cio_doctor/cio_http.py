@@ -13,9 +13,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import requests
-from cio_shared.logs import REDACTED, redact
+from cio_shared.logs import REDACTED, redact, redact_email
 
 from cio_doctor.findings import CannotCheck, now_iso
 
@@ -147,7 +148,7 @@ class CioClient:
         call = Call(
             api=self.api,
             method=method.upper(),
-            url=str(prepared.url),
+            url=redact_email(unquote(str(prepared.url))),
             request_headers=_redact_headers(dict(prepared.headers)),
             request_body=redact(body) if body is not None else None,
         )
