@@ -76,7 +76,7 @@ WORLD = {
             "action_id": 101,
             "created": NOW - 300,
             "metrics": {"sent": NOW - 300, "bounced": NOW - 290},
-            "failure_message": "550 mailbox full",
+            "failure_message": "550 mailbox full for jane@example.com",
         },
         {
             "id": "m3",
@@ -129,6 +129,8 @@ def test_user_by_email_shows_messages_segments_and_failures(world: Sim) -> None:
     assert data["recent_messages"][0]["state"] == "bounced"
     assert data["recent_activities"][0]["name"] == "signed_up"
     assert codes(result) == ["message_failures"]
+    assert "j***@example.com" in result.json["findings"][0]["detail"]
+    assert data["recent_messages"][0]["failure"] == "550 mailbox full for j***@example.com"
 
 
 def test_healthy_user_exits_0(world: Sim) -> None:
@@ -196,7 +198,7 @@ def test_running_campaign_with_errors_bounces_and_a_draft_action(world: Sim) -> 
     ]
     assert {r["id"] for r in data["recent_sends"]} == {"m1", "m2", "m3", "m4"}
     assert {f["failure"] for f in data["failure_messages"]} == {
-        "550 mailbox full",
+        "550 mailbox full for j***@example.com",
         "Liquid error: undefined customer.plan",
     }
     actions = {a["id"]: a for a in data["actions"]}

@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from enum import IntEnum
 from typing import Any
 
+from cio_shared.logs import redact_email
+
 EXIT_HEALTHY = 0
 EXIT_FINDINGS = 1
 EXIT_CANNOT_CHECK = 2
@@ -82,7 +84,16 @@ class Check:
         detail: str = "",
         next_step: str = "",
     ) -> None:
-        self.findings.append(Finding(severity, code, title, detail, next_step))
+        """Record a finding; email addresses in its text are shortened (j***@example.com)."""
+        self.findings.append(
+            Finding(severity, code, redact_email(title), redact_email(detail), next_step)
+        )
+
+    def public_data(self) -> dict[str, Any]:
+        """`data` as shown and written: every email address shortened, wherever it appears
+        (a provider's failure message often quotes the recipient)."""
+        shown = _without_emails(self.data)
+        return shown if isinstance(shown, dict) else {}
 
     def fail(self, reason: str) -> None:
         self.error = reason
@@ -95,9 +106,19 @@ class Check:
             "duration_ms": round(self.duration_ms, 1),
             "status": status_of([self]),
             "error": self.error,
-            "data": self.data,
+            "data": self.public_data(),
             "findings": [f.to_dict() for f in ranked(self.findings)],
         }
+
+
+def _without_emails(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact_email(value)
+    if isinstance(value, dict):
+        return {k: _without_emails(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_without_emails(v) for v in value]
+    return value
 
 
 @contextmanager

@@ -59,6 +59,7 @@ def render(report: Report) -> None:
 
 
 def _findings_table(findings: list[Finding]) -> Any:
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title="Findings, most severe first", show_lines=True, expand=True)
@@ -66,7 +67,7 @@ def _findings_table(findings: list[Finding]) -> Any:
     table.add_column("finding")
     table.add_column("what to do next")
     for f in findings:
-        table.add_row(_severity(f), _describe(f), f.next_step or "-")
+        table.add_row(_severity(f), _describe(f), escape(f.next_step) if f.next_step else "-")
     return table
 
 
@@ -75,8 +76,10 @@ def _severity(f: Finding) -> str:
 
 
 def _describe(f: Finding) -> str:
-    text = f"[bold]{f.title}[/] [dim]({f.code})[/]"
-    return f"{text}\n{f.detail}" if f.detail else text
+    from rich.markup import escape
+
+    text = f"[bold]{escape(f.title)}[/] [dim]({f.code})[/]"
+    return f"{text}\n{escape(f.detail)}" if f.detail else text
 
 
 def _render_check(console: Any, check: Check) -> None:
@@ -86,10 +89,11 @@ def _render_check(console: Any, check: Check) -> None:
     console.print(f"\n[bold]{escape(check.name)}[/] {state} [dim]{check.duration_ms:.0f} ms[/]")
     if check.error:
         console.print(f"  [red]{escape(check.error)}[/]")
-    scalars = {k: v for k, v in check.data.items() if not _is_rows(v)}
+    data = check.public_data()
+    scalars = {k: v for k, v in data.items() if not _is_rows(v)}
     if scalars:
         console.print(_facts_table(_flatten(scalars)))
-    for key, value in check.data.items():
+    for key, value in data.items():
         if _is_rows(value):
             console.print(_rows_table(key, value))
 
