@@ -146,6 +146,9 @@ class Handlers(cdk.Construct):
                 "GOOGLE_CLOUD_PROJECT": env.project_id,
                 "CIO_TIMEOUT_SECONDS": f"{env.customerio.call_timeout_seconds:g}",
                 "CIO_BATCH_MAX_WAIT_MS": str(env.customerio.batch_max_wait_ms),
+                # functions-framework's gunicorn threads (default 4 x cores) would otherwise
+                # cap the instance below its configured concurrency, and with it batching.
+                "THREADS": str(env.scaling(manifest.name).concurrency),
             }
         )
         for var, purpose in manifest.publishes.items():

@@ -128,6 +128,8 @@ def test_functions_ingress_and_runtime(template: Template, env_name: str) -> Non
         assert "event_trigger" not in function
         assert service["environment_variables"]["CIO_ENVIRONMENT"] == env_name
         assert service["environment_variables"]["CIO_REGION"] == "eu"
+        threads = service["environment_variables"]["THREADS"]
+        assert threads == str(service["max_instance_request_concurrency"])
         assert function["depends_on"], "grants must exist before the function starts"
 
 
