@@ -15,7 +15,9 @@ import requests
 
 REPO = Path(__file__).resolve().parents[2]
 FUNCTIONS = REPO / "functions"
-EMULATOR_LAUNCHER = Path("/usr/lib/google-cloud-sdk/platform/pubsub-emulator/bin/cloud-pubsub-emulator")
+EMULATOR_LAUNCHER = Path(
+    "/usr/lib/google-cloud-sdk/platform/pubsub-emulator/bin/cloud-pubsub-emulator"
+)
 
 
 def free_port() -> int:
@@ -24,7 +26,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for_port(port: int, timeout: float = 30.0, proc: subprocess.Popen[bytes] | None = None) -> None:
+def wait_for_port(
+    port: int, timeout: float = 30.0, proc: subprocess.Popen[bytes] | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
@@ -48,7 +52,9 @@ def running(
     """Run `argv` until the block ends; wait until it listens on `port`."""
     full_env = {**os.environ, **(env or {})}
     out = open(log_path, "wb") if log_path else subprocess.DEVNULL  # noqa: SIM115
-    proc = subprocess.Popen(list(argv), env=full_env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        list(argv), env=full_env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+    )
     try:
         wait_for_port(port, timeout, proc)
         yield proc
@@ -76,7 +82,12 @@ def pubsub_emulator(log_path: Path | None = None) -> Iterator[str]:
             "google-cloud-cli-pubsub-emulator (and Java 17)"
         )
     port = free_port()
-    with running([str(EMULATOR_LAUNCHER), "--host=127.0.0.1", f"--port={port}"], port, log_path=log_path, timeout=60):
+    with running(
+        [str(EMULATOR_LAUNCHER), "--host=127.0.0.1", f"--port={port}"],
+        port,
+        log_path=log_path,
+        timeout=60,
+    ):
         yield f"127.0.0.1:{port}"
 
 
@@ -90,8 +101,13 @@ def function_server(
     """A handler under the real functions-framework server; yields its base URL."""
     port = free_port()
     argv = [
-        sys.executable, "-m", "functions_framework",
-        f"--source={source}", f"--target={target}", "--host=127.0.0.1", f"--port={port}",
+        sys.executable,
+        "-m",
+        "functions_framework",
+        f"--source={source}",
+        f"--target={target}",
+        "--host=127.0.0.1",
+        f"--port={port}",
     ]
     pythonpath = os.pathsep.join([str(FUNCTIONS), os.environ.get("PYTHONPATH", "")])
     with running(argv, port, env={"PYTHONPATH": pythonpath, **(env or {})}, log_path=log_path):
