@@ -1,7 +1,8 @@
 """What the bootstrap reads: a few fields of environments/*.yaml and bootstrap/config.yaml.
 
-It reads the environment files with `yaml.safe_load` and takes only the fields it needs, so
-the bootstrap does not depend on the stacks' model and can run before the stacks exist.
+Environment files are validated by the stacks' model (`stacks.config`, which imports no
+cdktf), so defaults and rules live in one place; `environment_names` needs only the standard
+library, for the workflows' matrix step.
 The names derived here (pool, provider, service accounts) are the ones the workflows
 authenticate with (`python -m bootstrap.ci identity <env>`), so they live in one place.
 """
@@ -131,19 +132,28 @@ def load_config(path: Path = CONFIG) -> BootstrapConfig:
 
 
 def load_environment(path: Path) -> TargetEnvironment:
-    data = _read_mapping(path)
-    project_number = _required(data, "project_number", path)
-    if not project_number.isdigit():
-        raise BootstrapConfigError(f"{path}: project_number must be digits, got {project_number!r}")
+    """The bootstrap's view of an environment file, validated by the stacks' own model."""
+    from stacks.config import ConfigError
+    from stacks.config import load_environment as load_validated
+
+    try:
+        env = load_validated(path)
+    except ConfigError as exc:
+        raise BootstrapConfigError(str(exc)) from None
+    if env.project_number is None:
+        raise BootstrapConfigError(
+            f"{path}: project_number: required by the bootstrap (Workload Identity pool names "
+            "use the number) but missing"
+        )
     return TargetEnvironment(
-        name=path.stem,
-        project_id=_required(data, "project_id", path),
-        project_number=project_number,
-        region=str(data.get("region", "europe-west1")),
-        state_bucket=_required(data, "state_bucket", path),
-        name_prefix=str(data.get("name_prefix", "cio")),
-        owner=str(data.get("owner", "platform")),
-        kms_key=data.get("kms_key"),
+        name=env.name,
+        project_id=env.project_id,
+        project_number=env.project_number,
+        region=env.region,
+        state_bucket=env.state_bucket,
+        name_prefix=env.name_prefix,
+        owner=env.owner,
+        kms_key=env.kms_key,
     )
 
 
