@@ -299,6 +299,7 @@ class Handlers(cdk.Construct):
                 "maximum_backoff": seconds(env.pubsub.max_backoff_seconds),
             },
             dead_letter_policy=self.bus.dead_letter_policy(topic),
+            enable_message_ordering=manifest.ordered,
             push_config={
                 "push_endpoint": uri,
                 "oidc_token": {

@@ -39,6 +39,11 @@ class HandlerManifest(BaseModel):
     trigger: Literal["pubsub_push", "http_public"]
     topic: Literal["identify", "track", "transactional"] | None = None
     calls_track_api: bool = False
+    ordered: bool = Field(
+        default=False,
+        description="Deliver messages with the same ordering key (the person) one at a time, "
+        "in publish order: the push subscription enables message ordering.",
+    )
     secrets: dict[str, str] = Field(
         default_factory=dict,
         description="env var -> secret (`<secret>` is the latest version; `<secret>@previous` "

@@ -280,3 +280,10 @@ def test_handler_source_is_a_content_addressed_zip(template: Template) -> None:
     assert [n.split("-")[0] for n in names] == ["identify", "track", "webhook"]
     assert all(re.match(r"^[a-z]+-[0-9a-f]{16}\.zip$", n) for n in names)
     assert all(o["source"].startswith("assets/") for o in objects)
+
+
+def test_person_operations_are_pushed_in_order(template: Template, env_name: str) -> None:
+    identify = template.one("google_pubsub_subscription", name=f"cio-{env_name}-identify-push")
+    track = template.one("google_pubsub_subscription", name=f"cio-{env_name}-track-push")
+    assert identify["enable_message_ordering"] is True
+    assert track["enable_message_ordering"] is False
