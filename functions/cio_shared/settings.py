@@ -11,13 +11,12 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from cio_shared.env_reader import EnvReader, SettingsError
 from cio_shared.google_clients import project_id, topic_path
 
+__all__ = ["TRACK_URLS", "Settings", "SettingsError"]
+
 TRACK_URLS = {"us": "https://track.customer.io", "eu": "https://track-eu.customer.io"}
-
-
-class SettingsError(ValueError):
-    """A configuration variable is missing or malformed (the message names it)."""
 
 
 @dataclass(frozen=True)
@@ -43,7 +42,7 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
-        reader = _Reader(env)
+        reader = EnvReader(env)
         project = reader.optional("GOOGLE_CLOUD_PROJECT") or project_id()
         settings = cls(
             site_id=reader.required("CIO_SITE_ID"),
@@ -65,7 +64,7 @@ class Settings:
         return settings
 
 
-def _track_url(reader: _Reader) -> str:
+def _track_url(reader: EnvReader) -> str:
     override = reader.optional("CIO_TRACK_URL")
     if override:
         if not override.startswith(("http://", "https://")):
@@ -77,43 +76,3 @@ def _track_url(reader: _Reader) -> str:
     if region not in TRACK_URLS:
         raise SettingsError(f"CIO_REGION must be one of {sorted(TRACK_URLS)} (got {region!r})")
     return TRACK_URLS[region]
-
-
-class _Reader:
-    def __init__(self, env: Mapping[str, str]) -> None:
-        self._env = env
-
-    def optional(self, name: str) -> str | None:
-        value = self._env.get(name, "").strip()
-        return value or None
-
-    def required(self, name: str) -> str:
-        value = self.optional(name)
-        if value is None:
-            raise SettingsError(f"environment variable {name} is required and is not set")
-        return value
-
-    def number(
-        self, name: str, default: float, minimum: float, maximum: float | None = None
-    ) -> float:
-        raw = self.optional(name)
-        if raw is None:
-            return default
-        try:
-            value = float(raw)
-        except ValueError:
-            raise SettingsError(f"{name} must be a number (got {raw!r})") from None
-        if value < minimum or (maximum is not None and value > maximum):
-            bounds = f">= {minimum}" + (f" and <= {maximum}" if maximum is not None else "")
-            raise SettingsError(f"{name} must be {bounds} (got {raw!r})")
-        return value
-
-    def flag(self, name: str, default: bool) -> bool:
-        raw = self.optional(name)
-        if raw is None:
-            return default
-        if raw.lower() in {"1", "true", "yes", "on"}:
-            return True
-        if raw.lower() in {"0", "false", "no", "off"}:
-            return False
-        raise SettingsError(f"{name} must be true or false (got {raw!r})")

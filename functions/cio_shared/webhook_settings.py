@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
+from cio_shared.env_reader import EnvReader, SettingsError
 from cio_shared.google_clients import project_id, topic_path
 from cio_shared.webhook_signature import DEFAULT_MAX_AGE_SECONDS, DEFAULT_MAX_FUTURE_SECONDS
 
@@ -23,7 +23,7 @@ PUBSUB_MAX_MESSAGE_BYTES = 10_000_000
 DEFAULT_PUBLISH_TIMEOUT_SECONDS = 2.5
 
 
-class WebhookSettingsError(ValueError):
+class WebhookSettingsError(SettingsError):
     """A configuration variable is missing or malformed (the message names it, not its value)."""
 
 
@@ -42,30 +42,31 @@ class WebhookSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> WebhookSettings:
         env = os.environ if env is None else env
+        reader = EnvReader(env, WebhookSettingsError)
         # Stripped: a secret version added with `echo` ends in a newline that Customer.io's key
         # does not have, and would fail every signature.
-        key = env.get("CIO_WEBHOOK_SIGNING_KEY", "").strip()
-        if not key:
-            raise WebhookSettingsError(
-                "CIO_WEBHOOK_SIGNING_KEY is not set: the handler cannot verify any webhook"
-            )
+        key = reader.required("CIO_WEBHOOK_SIGNING_KEY", "the handler cannot verify any webhook")
         environment = env.get("CIO_ENVIRONMENT") or "local"
         project = project_id()
         settings = cls(
             signing_key=key,
-            previous_signing_key=env.get("CIO_WEBHOOK_SIGNING_KEY_PREVIOUS", "").strip(),
+            previous_signing_key=reader.optional("CIO_WEBHOOK_SIGNING_KEY_PREVIOUS") or "",
             events_topic=_topic(env, "CIO_WEBHOOK_EVENTS_TOPIC", project, environment, "events"),
             quarantine_topic=_topic(
                 env, "CIO_WEBHOOK_QUARANTINE_TOPIC", project, environment, "quarantine"
             ),
             environment=environment,
-            max_age_seconds=_number(env, "CIO_WEBHOOK_MAX_AGE_SECONDS", DEFAULT_MAX_AGE_SECONDS),
-            max_future_seconds=_number(
-                env, "CIO_WEBHOOK_MAX_FUTURE_SECONDS", DEFAULT_MAX_FUTURE_SECONDS
+            max_age_seconds=reader.integer(
+                "CIO_WEBHOOK_MAX_AGE_SECONDS", DEFAULT_MAX_AGE_SECONDS, minimum=0
             ),
-            max_body_bytes=_number(env, "CIO_WEBHOOK_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
-            publish_timeout_seconds=_number(
-                env, "CIO_WEBHOOK_PUBLISH_TIMEOUT_SECONDS", DEFAULT_PUBLISH_TIMEOUT_SECONDS, float
+            max_future_seconds=reader.integer(
+                "CIO_WEBHOOK_MAX_FUTURE_SECONDS", DEFAULT_MAX_FUTURE_SECONDS, minimum=0
+            ),
+            max_body_bytes=reader.integer(
+                "CIO_WEBHOOK_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, minimum=0
+            ),
+            publish_timeout_seconds=reader.number(
+                "CIO_WEBHOOK_PUBLISH_TIMEOUT_SECONDS", DEFAULT_PUBLISH_TIMEOUT_SECONDS, minimum=0
             ),
         )
         if settings.max_body_bytes > PUBSUB_MAX_MESSAGE_BYTES - 64 * 1024:
@@ -81,18 +82,3 @@ class WebhookSettings:
 
 def _topic(env: Mapping[str, str], name: str, project: str, environment: str, purpose: str) -> str:
     return topic_path(project, env.get(name) or f"cio-{environment}-webhook-{purpose}")
-
-
-def _number(
-    env: Mapping[str, str], name: str, default: float, kind: type[float] | type[int] = int
-) -> Any:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = kind(raw)
-    except ValueError:
-        raise WebhookSettingsError(f"{name} must be a number ({kind.__name__})") from None
-    if value < 0:
-        raise WebhookSettingsError(f"{name} must not be negative")
-    return value
