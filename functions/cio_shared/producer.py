@@ -15,10 +15,18 @@ server's ack. It returns the event id.
 Topics: pass `topic=` (a full path or a short id completed with GOOGLE_CLOUD_PROJECT), or set
 `CIO_TRACK_TOPIC` / `CIO_IDENTIFY_TOPIC`. `PUBSUB_EMULATOR_HOST` points the client at the
 emulator.
+
+Person operations (the identify topic) are published with an ordering key derived from the
+person (`ordering_key`), through a publisher with message ordering enabled; the identify push
+subscription enables ordering too, so a person's `suppress` or `delete` can no longer overtake
+their earlier `identify`. Track messages carry no key: they need no order and keep Pub/Sub's
+full throughput.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
 import time
 from collections.abc import Mapping
@@ -38,6 +46,9 @@ from cio_shared.messages import (
 )
 
 TOPIC_ENV = {"track": "CIO_TRACK_TOPIC", "identify": "CIO_IDENTIFY_TOPIC"}
+# Topics whose messages are published in per-person order (their push subscription is ordered).
+ORDERED_TOPICS = frozenset({"identify"})
+ORDERING_KEY_HEX_CHARS = 32
 PUBLISH_TIMEOUT_SECONDS = 30.0
 
 PersonLike = Person | Mapping[str, str] | str
@@ -93,16 +104,66 @@ def publish(
     message = prepare(
         topic_purpose, person, fields, timestamp=timestamp, idempotency_key=idempotency_key
     )
-    client = publisher or google_clients.publisher()
-    future = client.publish(
-        resolve_topic(topic_purpose, topic),
-        message_bytes(message),
-        cio_schema=SCHEMA_ID,
-        cio_event_id=message.event_id,
-        cio_action=message.action,
-    )
-    future.result(timeout=PUBLISH_TIMEOUT_SECONDS)
+    path = resolve_topic(topic_purpose, topic)
+    attributes = {
+        "cio_schema": SCHEMA_ID,
+        "cio_event_id": message.event_id,
+        "cio_action": message.action,
+    }
+    if topic_purpose not in ORDERED_TOPICS:
+        client = publisher or google_clients.publisher()
+        client.publish(path, message_bytes(message), **attributes).result(
+            timeout=PUBLISH_TIMEOUT_SECONDS
+        )
+        return message.event_id
+    client = publisher or google_clients.ordered_publisher()
+    _require_ordering(client)
+    key = ordering_key(message.person)
+    try:
+        future = client.publish(path, message_bytes(message), ordering_key=key, **attributes)
+        future.result(timeout=PUBLISH_TIMEOUT_SECONDS)
+    except Exception:
+        _resume(client, path, key)
+        raise
     return message.event_id
+
+
+def ordering_key(person: Person) -> str:
+    """The person's Pub/Sub ordering key: the first 32 hex characters of SHA-256 over
+    `id:<id>`, `email:<lowercased email>` or `cio_id:<cio_id>`.
+
+    Hashed because operators see ordering keys in Pub/Sub (console, dead letters, logs): no
+    email lands in message metadata. Producers in other languages must derive the same key for
+    their messages to be ordered with ours. A person addressed by different identifiers gets
+    different keys (no order between them); a `merge` is keyed on its primary person.
+    """
+    [(kind, value)] = person.identifiers().items()
+    if kind == "email":
+        value = value.lower()
+    digest = hashlib.sha256(f"{kind}:{value}".encode()).hexdigest()
+    return digest[:ORDERING_KEY_HEX_CHARS]
+
+
+def _require_ordering(client: Any) -> None:
+    """A caller's own PublisherClient must have ordering enabled, or the key is refused."""
+    options = getattr(client, "publisher_options", None)
+    if options is not None and not options.enable_message_ordering:
+        raise ValueError(
+            "the identify topic is published with per-person ordering keys: create the "
+            "publisher with PublisherClient(publisher_options=pubsub_v1.types.PublisherOptions("
+            "enable_message_ordering=True)) or omit publisher="
+        )
+
+
+def _resume(client: Any, topic: str, key: str) -> None:
+    """After a failed ordered publish the client pauses the key and refuses every later
+    publish on it; resume so the caller's own retry (and the person's next message) can go.
+    Nothing to resume when the key was not paused (e.g. our wait timed out while the client
+    still retries): the client then says so with RuntimeError / ValueError, ignored here."""
+    resume = getattr(client, "resume_publish", None)
+    if resume is not None:
+        with contextlib.suppress(RuntimeError, ValueError):
+            resume(topic, key)
 
 
 def prepare(
