@@ -88,9 +88,8 @@ def test_identify_updates_are_ordered_by_their_timestamp(pubsub_emulator_host, s
         for message_id, data in (("1", newer), ("2", older), ("3", device)):
             answer = h.push(url, h.envelope(data, message_id))
             assert (answer.status_code, answer.json()["decision"]) == (200, "delivered")
-        # and the whole path: producer helper -> topic -> push -> identify handler. Two people:
-        # Pub/Sub does not keep publish order, and Customer.io ignores an identify of a
-        # suppressed person, so a suppress can overtake an earlier identify of the same person.
+        # and the whole path: producer helper -> topic -> push -> identify handler, for two
+        # people (per-person publish order through an ordered subscription is test_ordering's).
         h.create_push_subscription(names, url)
         publish_identify({"id": "ord-2"}, {"plan": "team"}, topic=names.source)
         publish("identify", {"id": "ord-3"}, {"action": "suppress"}, topic=names.source)
