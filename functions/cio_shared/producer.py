@@ -42,6 +42,7 @@ from cio_shared.messages import (
     build_message,
     encode_operation,
     message_bytes,
+    parse_message,
     size_problem,
 )
 
@@ -142,6 +143,19 @@ def ordering_key(person: Person) -> str:
         value = value.lower()
     digest = hashlib.sha256(f"{kind}:{value}".encode()).hexdigest()
     return digest[:ORDERING_KEY_HEX_CHARS]
+
+
+def ordering_key_of(data: bytes) -> str | None:
+    """The ordering key a published message carries: its person's key for a person operation
+    (identify topic), None for an event or for bytes that are not a valid message (those go
+    unordered; they cannot be delivered anyway). Used to replay dead letters in order."""
+    try:
+        message = parse_message(data)
+    except ValueError:
+        return None
+    if message.action not in TOPIC_ACTIONS["identify"]:
+        return None
+    return ordering_key(message.person)
 
 
 def _require_ordering(client: Any) -> None:

@@ -223,3 +223,21 @@ def test_replay_publishes_only_what_the_plan_showed(bus: Bus, env_dir: Path) -> 
     assert [r["message_id"] for r in report.checks[0].data["replayed"]] == [first]
     left = doctor(bus, env_dir, "list").json["checks"][0]["data"]["messages"]
     assert [m["message_id"] for m in left] == [late]
+
+
+def test_replayed_person_operations_keep_their_ordering_key(bus: Bus, env_dir: Path) -> None:
+    """A replayed identify is ordered against the person's later messages again; an event
+    or an invalid payload goes unordered."""
+    from cio_shared.producer import ordering_key, prepare
+
+    message = prepare("identify", {"email": "Jane@Example.com"}, {"action": "identify"})
+    bus.dead_letter(
+        "identify", json.loads(message.model_dump_json()), **rejected("503", "upstream_5xx", "true")
+    )
+    bus.dead_letter("identify", {"not": "a message"}, **rejected("503", "upstream_5xx", "true"))
+    done = doctor(bus, env_dir, "replay", "--yes")
+    assert done.code == 0, done.stdout + done.stderr
+    replayed = bus.drain("identify-probe")
+    keys = sorted(m.ordering_key for m in replayed)
+    assert keys == sorted(["", ordering_key(message.person)])
+    assert all("jane" not in m.ordering_key.lower() for m in replayed)

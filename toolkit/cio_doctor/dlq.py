@@ -211,12 +211,13 @@ def _topic_name(target: Target, message: DeadLetter) -> str:
 
 def replay_report(target: Target, subs: list[str], planned: set[str], limit: int) -> Report:
     """Re-publish the planned dead letters (by message id) to their source topics."""
-    from cio_shared.google_clients import publisher, subscriber
+    from cio_shared.google_clients import ordered_publisher, subscriber
+    from cio_shared.producer import ordering_key_of
 
     report = Report("dlq replay", target.prefix)
     with running_check("replay") as check:
         client = google_client(subscriber, "Pub/Sub")
-        topics = google_client(publisher, "Pub/Sub")
+        topics = google_client(ordered_publisher, "Pub/Sub")
         outcomes: list[pubsub_dlq.ReplayOutcome] = []
         for sub in subs:
             held = pubsub_dlq.pull(client, sub, limit, target.wait)
@@ -226,6 +227,7 @@ def replay_report(target: Target, subs: list[str], planned: set[str], limit: int
                     held,
                     selected=lambda m: m.message_id in planned,
                     topic_for=target.source_topic,
+                    ordering_key_for=ordering_key_of,
                 )
             )
         check.data["replayed"] = [o.to_dict() for o in outcomes]

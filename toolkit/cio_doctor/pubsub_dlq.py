@@ -8,6 +8,7 @@ only after its re-publish succeeded; a failed publish leaves it in the subscript
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -228,8 +229,13 @@ def replay(
     held: Pulled,
     selected: Callable[[DeadLetter], bool],
     topic_for: Callable[[DeadLetter], str],
+    ordering_key_for: Callable[[bytes], str | None] = lambda _data: None,
 ) -> list[ReplayOutcome]:
-    """Re-publish the selected held messages one by one; ack each only once published."""
+    """Re-publish the selected held messages one by one; ack each only once published.
+
+    A person operation is re-published with its person's ordering key (`publisher` must then
+    have ordering enabled), so it is ordered against that person's later messages again.
+    """
     outcomes: list[ReplayOutcome] = []
     skipped: list[DeadLetter] = []
     for message in held.messages:
@@ -238,12 +244,20 @@ def replay(
             continue
         topic = topic_for(message)
         outcome = ReplayOutcome(message.message_id, message.reason, topic)
+        key = ordering_key_for(message.data)
+        ordering = {"ordering_key": key} if key else {}
         try:
-            future = publisher.publish(topic, message.data, **replay_attributes(message))
+            future = publisher.publish(
+                topic, message.data, **ordering, **replay_attributes(message)
+            )
             outcome.published_id = str(future.result(timeout=_PUBLISH_TIMEOUT_S))
         except Exception as exc:  # any publish failure keeps the dead letter where it is
             outcome.error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
             skipped.append(message)
+            if key:
+                # the client pauses a key after a failed publish: let the next one through
+                with contextlib.suppress(RuntimeError, ValueError):
+                    publisher.resume_publish(topic, key)
         else:
             held.ack(message)
         outcomes.append(outcome)
