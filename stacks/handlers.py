@@ -211,7 +211,8 @@ class Handlers(cdk.Construct):
             build_config={
                 "runtime": RUNTIME,
                 "entry_point": manifest.entry_point,
-                "service_account": account_ref(self.build_account),
+                # the build config takes the account's full resource id, not its email
+                "service_account": self.build_account.id,
                 "source": {"storage_source": {"bucket": self.bucket.name, "object": source.name}},
             },
             service_config={
@@ -311,8 +312,3 @@ class Handlers(cdk.Construct):
         )
         self.bus.grant_agent_subscriber(scope, subscription)
         self.push_subscriptions[manifest.name] = subscription
-
-
-def account_ref(account: cdk.ServiceAccount) -> str:
-    """The build config takes the account's full resource id."""
-    return str(account.id)
