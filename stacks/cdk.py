@@ -23,6 +23,11 @@ def _prefer_bundled_node() -> None:
 
     The machine's own Node may be end-of-life for jsii; the wheel needs no download step.
     """
+    # jsii's bundled runtime uses APIs Node 24 flags as deprecated: noise for our users.
+    if "--no-deprecation" not in os.environ.get("NODE_OPTIONS", ""):
+        os.environ["NODE_OPTIONS"] = (
+            f"{os.environ.get('NODE_OPTIONS', '')} --no-deprecation".strip()
+        )
     bin_dir = Path(sys.executable).parent
     if (bin_dir / "node").exists() and not os.environ.get("PATH", "").startswith(str(bin_dir)):
         os.environ["PATH"] = f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"

@@ -67,6 +67,7 @@ class Handlers(cdk.Construct):
         self.functions: dict[str, cdk.Cloudfunctions2Function] = {}
         self.push_subscriptions: dict[str, cdk.PubsubSubscription] = {}
         self.public_invokers: set[str] = set()
+        self.public_handlers: set[str] = set()
         self.bucket = cdk.StorageBucket(
             self,
             "sources",
@@ -235,6 +236,7 @@ class Handlers(cdk.Construct):
         if manifest.public:
             invoker = self._invoker(scope, function, "allUsers", "public-invoker")
             self.public_invokers.add(invoker.node.path)
+            self.public_handlers.add(manifest.name)
         else:
             self._invoker(
                 scope, function, f"serviceAccount:{self.push_account.email}", "push-invoker"

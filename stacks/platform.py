@@ -43,7 +43,8 @@ class PlatformStack(cdk.TerraformStack):
             bucket=env.state_bucket,
             prefix=env.state_prefix or f"{env.name_prefix}/{env.name}",
         )
-        agent = f"service-{self._project_number()}@gcp-sa-pubsub.iam.gserviceaccount.com"
+        number = self._project_number()
+        agent = f"service-{number}@gcp-sa-pubsub.iam.gserviceaccount.com"
         secrets = Secrets(self, env)
         bus = EventBus(self, env, agent)
         public_invokers: set[str] = set()
@@ -52,6 +53,7 @@ class PlatformStack(cdk.TerraformStack):
                 self, env, manifests, tree.functions_dir, tree.build_dir / env.name, secrets, bus
             )
             public_invokers = handlers.public_invokers
+            self._handler_outputs(handlers)
             unconsumed = sorted(set(bus.event_topics) - {str(m.topic) for m in manifests})
             if unconsumed:
                 raise ValueError(
@@ -61,10 +63,43 @@ class PlatformStack(cdk.TerraformStack):
                 )
         Analytics(self, env, bus, tree.analytics_dir)
         Monitoring(self, env)
+        self._outputs(bus, number)
         labels = {"environment": env.name, "managed-by": "cdktf", "owner": env.owner, **env.labels}
         cdk.Aspects.of(self).add(LabelAspect(labels))
         self.rules = RulesAspect(public_invokers)
         cdk.Aspects.of(self).add(self.rules)
+
+    def _handler_outputs(self, handlers: Handlers) -> None:
+        for name, function in handlers.functions.items():
+            if name in handlers.public_handlers:
+                cdk.TerraformOutput(
+                    self,
+                    f"{name}_url",
+                    value=function.service_config.uri,
+                    description=f"Public URL of the {name} handler (Customer.io's webhook URL)",
+                )
+
+    def _outputs(self, bus: EventBus, project_number: str) -> None:
+        cdk.TerraformOutput(
+            self,
+            "dead_letter_subscriptions",
+            value=sorted(s.name for s in bus.dead_letter_subscriptions.values()),
+            description="Pull subscriptions holding dead letters (cio-doctor dlq)",
+        )
+        if self.env.kms_key:
+            # CMEK on topics, secrets and BigQuery works only once these Google-managed
+            # identities may use the key; the key's owners grant it (docs/deploy.md).
+            cdk.TerraformOutput(
+                self,
+                "kms_key_users_required",
+                value=[
+                    f"serviceAccount:service-{project_number}@gcp-sa-pubsub.iam.gserviceaccount.com",
+                    f"serviceAccount:service-{project_number}@gcp-sa-secretmanager.iam.gserviceaccount.com",
+                    f"serviceAccount:bq-{project_number}@bigquery-encryption.iam.gserviceaccount.com",
+                ],
+                description="Need roles/cloudkms.cryptoKeyEncrypterDecrypter on "
+                f"{self.env.kms_key}",
+            )
 
     def _project_number(self) -> str:
         if self.env.project_number:

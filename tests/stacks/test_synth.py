@@ -287,3 +287,22 @@ def test_person_operations_are_pushed_in_order(template: Template, env_name: str
     track = template.one("google_pubsub_subscription", name=f"cio-{env_name}-track-push")
     assert identify["enable_message_ordering"] is True
     assert track["enable_message_ordering"] is False
+
+
+def test_outputs_name_the_webhook_url_dead_letters_and_kms_needs(
+    templates: dict[str, Template],
+) -> None:
+    for name, template in templates.items():
+        outputs = template.data["output"]
+        assert outputs["webhook_url"]["value"].endswith(
+            "webhook_function_4845D81D.service_config[0].uri}"
+        )
+        assert len(outputs["dead_letter_subscriptions"]["value"]) == 3
+        kms = outputs.get("kms_key_users_required")
+        assert (kms is not None) == (name == "prod")
+    agents = templates["prod"].data["output"]["kms_key_users_required"]["value"]
+    assert agents == [
+        "serviceAccount:service-323456789012@gcp-sa-pubsub.iam.gserviceaccount.com",
+        "serviceAccount:service-323456789012@gcp-sa-secretmanager.iam.gserviceaccount.com",
+        "serviceAccount:bq-323456789012@bigquery-encryption.iam.gserviceaccount.com",
+    ]
