@@ -98,6 +98,24 @@ def plan(ctx: typer.Context) -> None:
     raise typer.Exit(plan_main(list(ctx.args)))
 
 
+@app.command()
+def preflight(
+    environment: Annotated[str, typer.Argument(help="Environment name (environments/<env>.yaml)")],
+    json_: Annotated[bool, typer.Option("--json", help="Machine-readable report")] = False,
+    endpoints: Annotated[
+        str | None,
+        typer.Option(help="service=endpoint,... for local fakes ($CIO_PREFLIGHT_ENDPOINTS)"),
+    ] = None,
+    env_dir: EnvDir = None,
+) -> None:
+    """Read-only checks of the live project before a plan or apply (exit 0 / 1 findings / 2)."""
+    from stacks.preflight.command import preflight as run_preflight
+
+    raise typer.Exit(
+        run_preflight(environment, env_dir=env_dir, endpoints=endpoints, as_json=json_)
+    )
+
+
 def main() -> None:
     app()
 
