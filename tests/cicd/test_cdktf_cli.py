@@ -161,3 +161,19 @@ def test_the_build_names_the_debian_packages_it_needs(tmp_path: Path) -> None:
 )
 def test_command_and_stacks(args: list[str], expected: tuple[str | None, list[str]]) -> None:
     assert cdktf_cli.command_and_stacks(args) == expected
+
+
+def test_plan_files_given_with_chdir_are_absolute() -> None:
+    """`terraform -chdir=DIR apply x.tfplan` looks for x.tfplan inside DIR."""
+    documents = [REPO / "README.md", *REPO.glob("*/README.md"), *REPO.glob("docs/*.md")]
+    documents += [*REPO.glob(".github/**/*.yml"), *REPO.glob(".github/**/*.yaml")]
+    relative = [
+        f"{path.relative_to(REPO)}:{number}: {token}"
+        for path in documents
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if "-chdir=" in line
+        for token in line.replace("`", " ").split()
+        if token.strip("\"'").endswith((".tfplan", ".tfvars", ".json"))
+        and not token.strip("\"'").startswith(("/", "$"))
+    ]
+    assert not relative, f"relative paths next to -chdir (use an absolute path): {relative}"
