@@ -1,106 +1,108 @@
 """Smoke check of a deployed environment, run by the deploy workflow after an apply.
 
 What it expects comes from the synthesized stack (`cdktf.out/stacks/<env>/cdk.tf.json`), not
-from a second list kept here:
+from a second list kept here (scripts/smoke_stack.py). It checks that:
 - every Pub/Sub topic and subscription the stack declares exists in the project;
 - every public function (a Cloud Run invoker binding for `allUsers`: the webhook) answers
-  401 to an unsigned request, i.e. it is deployed, reachable and verifies signatures.
+  401 to an unsigned request, i.e. it is deployed, reachable and verifies signatures;
+- the webhook accepts (200) one unique event signed as Customer.io signs it, with the key
+  from Secret Manager (scripts/smoke_webhook.py);
+- that event's row arrives in the BigQuery table within --wait-seconds, with its JSON columns
+  as objects, or, if it is dead-lettered, the reason is reported; and the BigQuery
+  subscription's `bigquery_config.state` is ACTIVE (scripts/smoke_landing.py).
 
-Run locally against the emulator and a local handler with `PUBSUB_EMULATOR_HOST` and
-`--public-url <name>=<url>`. Exit 0 when every check passes, 1 with findings, 2 when the
-check cannot run (no synthesized stack, no credentials).
+Local runs: `PUBSUB_EMULATOR_HOST`, `BIGQUERY_API_ENDPOINT`, `SECRETMANAGER_API_ENDPOINT` (or
+`CIO_WEBHOOK_SIGNING_KEY`) and `--public-url <name>=<url>`. Exit 0 when every check passes, 1
+with findings, 2 when a check cannot run (no synthesized stack, no access). The signing key is
+never printed.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import requests
 import yaml
+
+if __package__ in (None, ""):  # run as `python scripts/smoke_check.py`: import as `scripts.*`
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 from cio_shared import google_clients
 
-REFERENCE = re.compile(r"^\$\{google_cloudfunctions2_function\.([^.]+)\.name\}$")
-UNSIGNED_BODY = b'{"event_id":"smoke-check","object_type":"email","metric":"sent"}'
+from scripts.smoke_landing import subscription_state, wait_for_landing
+from scripts.smoke_report import Report
+from scripts.smoke_stack import Expectations, expectations, function_url
+from scripts.smoke_webhook import (
+    KeyUnavailable,
+    send_signed,
+    signing_key,
+    smoke_event,
+    unsigned_request_checks,
+)
+
+UNREACHABLE = "run as the environment's deployer (or planner) identity; check network access"
 
 
-@dataclass(frozen=True)
-class Expectations:
-    project: str
-    region: str
-    topics: list[str]
-    subscriptions: list[str]
-    public_functions: list[str]
-
-
-def expectations(stack: dict[str, Any], env_file: dict[str, Any]) -> Expectations:
-    resources = stack.get("resource", {})
-    functions = resources.get("google_cloudfunctions2_function", {})
-    public = []
-    for binding in resources.get("google_cloud_run_v2_service_iam_member", {}).values():
-        match = REFERENCE.match(str(binding.get("name", "")))
-        if binding.get("member") == "allUsers" and match and match[1] in functions:
-            public.append(functions[match[1]]["name"])
-    return Expectations(
-        project=env_file["project_id"],
-        region=env_file.get("region", "europe-west1"),
-        topics=sorted(t["name"] for t in resources.get("google_pubsub_topic", {}).values()),
-        subscriptions=sorted(
-            s["name"] for s in resources.get("google_pubsub_subscription", {}).values()
-        ),
-        public_functions=sorted(public),
-    )
-
-
-def missing_pubsub(expected: Expectations) -> list[str]:
+def pubsub_checks(report: Report, expected: Expectations) -> None:
     from google.api_core import exceptions
 
     publisher, subscriber = google_clients.publisher(), google_clients.subscriber()
     project = f"projects/{expected.project}"
-    missing = []
     for kind, names in (("topic", expected.topics), ("subscription", expected.subscriptions)):
         for name in names:
             try:
                 if kind == "topic":
-                    publisher.get_topic(topic=f"{project}/topics/{name}")
+                    publisher.get_topic(topic=f"{project}/topics/{name}", timeout=20)
                 else:
-                    subscriber.get_subscription(subscription=f"{project}/subscriptions/{name}")
+                    subscriber.get_subscription(
+                        subscription=f"{project}/subscriptions/{name}", timeout=20
+                    )
             except exceptions.NotFound:
-                missing.append(f"{kind} {name} does not exist")
-    return missing
+                report.failed(f"{kind} {name}", "does not exist", "re-apply the stack")
+            else:
+                report.passed(f"{kind} {name}", "exists")
 
 
-def unsigned_request_findings(urls: dict[str, str], timeout: float) -> list[str]:
-    findings = []
-    for name, url in urls.items():
-        try:
-            answer = requests.post(
-                url,
-                data=UNSIGNED_BODY,
-                headers={"Content-Type": "application/json"},
-                timeout=timeout,
-            )
-        except requests.RequestException as exc:
-            findings.append(f"{name}: {url} unreachable ({exc.__class__.__name__})")
-            continue
-        if answer.status_code != 401:
-            findings.append(f"{name}: unsigned request answered {answer.status_code}, expected 401")
-    return findings
-
-
-def function_url(expected: Expectations, name: str) -> str:
-    """The documented URL of a 2nd gen function: https://REGION-PROJECT.cloudfunctions.net/NAME."""
-    return f"https://{expected.region}-{expected.project}.cloudfunctions.net/{name}"
+def round_trip(
+    report: Report,
+    expected: Expectations,
+    urls: dict[str, str],
+    args: argparse.Namespace,
+    secrets: list[str],
+) -> None:
+    """Signed event -> webhook -> table (or dead letter). The key goes into `secrets`, which
+    the report redacts."""
+    webhook, sink = expected.webhook, expected.sink
+    if webhook is None or webhook.function not in urls:
+        report.unchecked(
+            "signed event",
+            "the stack deploys no public webhook (deploy_handlers: false?)",
+            "deploy the handlers, then run the smoke check again",
+        )
+        return
+    try:
+        key = signing_key(expected.project, webhook)
+    except KeyUnavailable as exc:
+        (report.failed if exc.finding else report.unchecked)("signing key", exc.detail, exc.fix)
+        return
+    secrets.append(key)
+    event = smoke_event()
+    accepted = send_signed(
+        report, webhook.function, urls[webhook.function], key, event, args.timeout
+    )
+    if sink is None:
+        report.unchecked("BigQuery row", "the stack has no BigQuery subscription", "re-synthesize")
+    elif accepted:
+        wait_for_landing(
+            report, expected.project, sink, event.event_id, args.wait_seconds, args.poll_seconds
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--env", required=True)
     parser.add_argument("--root", type=Path, default=Path.cwd())
     parser.add_argument(
@@ -110,7 +112,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="NAME=URL",
         help="override a public function's URL (local runs)",
     )
-    parser.add_argument("--timeout", type=float, default=10.0)
+    parser.add_argument("--timeout", type=float, default=10.0, help="per HTTP request")
+    parser.add_argument(
+        "--wait-seconds", type=float, default=180.0, help="how long to wait for the row"
+    )
+    parser.add_argument("--poll-seconds", type=float, default=5.0)
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
     stack_path = args.root / "cdktf.out" / "stacks" / args.env / "cdk.tf.json"
     env_path = args.root / "environments" / f"{args.env}.yaml"
@@ -123,23 +130,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     expected = expectations(stack, env_file)
     overrides = dict(item.split("=", 1) for item in args.public_url)
     urls = {n: overrides.get(n, function_url(expected, n)) for n in expected.public_functions}
+    report = Report(args.env)
+    secrets: list[str] = []
     from google.api_core.exceptions import GoogleAPICallError, RetryError
     from google.auth.exceptions import GoogleAuthError
 
     try:
-        findings = missing_pubsub(expected)
+        pubsub_checks(report, expected)
+        unsigned_request_checks(report, urls, args.timeout)
+        if expected.sink is not None:
+            subscription_state(report, expected.project, expected.sink)
+        round_trip(report, expected, urls, args, secrets)
     except (GoogleAPICallError, RetryError, GoogleAuthError) as exc:  # no access: cannot check
-        print(
-            f"smoke: cannot read Pub/Sub in {expected.project}: {exc.__class__.__name__}",
-            file=sys.stderr,
+        report.unchecked(
+            "Pub/Sub",
+            f"cannot reach Pub/Sub in {expected.project} ({type(exc).__name__})",
+            UNREACHABLE,
         )
-        return 2
-    findings += unsigned_request_findings(urls, args.timeout)
-    checked = len(expected.topics) + len(expected.subscriptions) + len(urls)
-    for finding in findings:
-        print(f"FAIL {finding}")
-    print(f"smoke {args.env}: {checked - len(findings)}/{checked} checks passed")
-    return 1 if findings else 0
+    print(report.render(args.json, secrets))
+    return report.exit_code
 
 
 if __name__ == "__main__":
