@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PIP_FLAGS := --disable-pip-version-check -q
 ENV ?= dev
 
-.PHONY: help platform test venv checkov-venv actionlint synth policy lint bench simulator plan apply smoke bootstrap-synth clean schema cdktf-cli
+.PHONY: help platform test venv checkov-venv actionlint synth policy lint bench simulator plan apply smoke bootstrap-synth clean schema cdktf-cli inventory
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -49,6 +49,9 @@ synth: venv ## synthesize every environment into cdktf.out/stacks/<env>
 policy: venv checkov-venv ## run checkov and the project checks over cdktf.out
 	$(BIN)/python -m stacks.policy_gate
 
+inventory: synth ## regenerate tests/stacks/inventory/<env>.yaml from the synthesized stacks
+	$(BIN)/python -m stacks.inventory
+
 schema: venv ## regenerate environments/schema.json from the config model
 	$(BIN)/cio-platform schema > environments/schema.json
 
@@ -69,8 +72,8 @@ plan: venv ## terraform plan for ENV (needs terraform and credentials; explains 
 apply: venv ## apply ENV's reviewed plan: re-plans and applies only if FINGERPRINT matches
 	$(BIN)/cio-platform plan $(ENV) --apply $(FINGERPRINT)
 
-smoke: venv ## smoke check a deployed ENV (webhook answers 401 unsigned; topics and subscriptions exist)
-	$(BIN)/python scripts/smoke_check.py --env $(ENV)
+smoke: venv ## smoke check a deployed ENV: topics, 401 unsigned, a signed event's row in BigQuery (SMOKE_ARGS=--json)
+	$(BIN)/python scripts/smoke_check.py --env $(ENV) $(SMOKE_ARGS)
 
 bootstrap-synth: venv ## synthesize the one-time bootstrap stacks (see bootstrap/README.md)
 	$(BIN)/python -m bootstrap.app

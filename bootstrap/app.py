@@ -28,6 +28,8 @@ from bootstrap.settings import (
 )
 from stacks import cdk
 from stacks import cdk_bootstrap as cdkb
+from stacks.identities import PUSH, describe
+from stacks.service_agents import agent_email
 
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
 
@@ -49,6 +51,7 @@ class BootstrapStack(cdk.TerraformStack):
         self.planner = self._account("planner", "Plans (read-only) from pull requests and main")
         self.deployer = self._account("deployer", "Applies reviewed plans from GitHub Environments")
         self._grant_project_roles()
+        self._workload_accounts()
         self._allow_github(pool)
 
     @property
@@ -61,7 +64,7 @@ class BootstrapStack(cdk.TerraformStack):
         }
 
     def _apis(self) -> list[cdk.TerraformElement]:
-        apis = sorted(required_apis(kms=bool(self.env.kms_key)))
+        apis = sorted(required_apis(kms=self.env.uses_kms))
         return [
             cdkb.ProjectService(
                 self,
@@ -146,6 +149,7 @@ class BootstrapStack(cdk.TerraformStack):
             title="Customer.io secrets deployer",
             description="Manage secrets and their IAM; no access to secret values",
             permissions=list(roles.SECRETS_ROLE_PERMISSIONS),
+            depends_on=self.apis,
         )
         grants = [
             ("deployer", self.deployer, roles.deployer_roles()),
@@ -177,6 +181,39 @@ class BootstrapStack(cdk.TerraformStack):
             role="roles/storage.objectUser",
             member=f"serviceAccount:{self.planner.email}",
         )
+
+    def _workload_accounts(self) -> None:
+        """The accounts the handlers build, push and run as (stacks/identities.py).
+
+        The deployer may act as exactly these (to attach them to functions and push
+        subscriptions), never as any other account of the project.
+        """
+        for purpose, account_id in self.env.workload_accounts.items():
+            account = cdk.ServiceAccount(
+                self,
+                f"workload-{purpose}",
+                project=self.env.project_id,
+                account_id=account_id,
+                display_name=describe(purpose),
+                depends_on=self.apis,
+            )
+            cdk.ServiceAccountIamMember(
+                self,
+                f"deployer-acts-as-{purpose}",
+                service_account_id=account.name,
+                role="roles/iam.serviceAccountUser",
+                member=f"serviceAccount:{self.deployer.email}",
+            )
+            if purpose == PUSH:
+                # Pub/Sub's agent mints the OIDC tokens of push requests for this account.
+                agent = agent_email("pubsub", self.env.project_number)
+                cdk.ServiceAccountIamMember(
+                    self,
+                    "push-token-creator",
+                    service_account_id=account.name,
+                    role="roles/iam.serviceAccountTokenCreator",
+                    member=f"serviceAccount:{agent}",
+                )
 
     def _allow_github(self, pool: cdk.TerraformElement) -> None:
         pool_name = f"{self.env.pool_name(self.config)}"

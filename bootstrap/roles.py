@@ -33,8 +33,8 @@ SECRETS_ROLE_PERMISSIONS = (
 # accounts). The deployer's projectIamAdmin binding is conditioned on this list, so the
 # deployer cannot grant itself or anyone else owner/editor or any other role.
 GRANTABLE_PROJECT_ROLES = (
-    "roles/artifactregistry.writer",  # the functions' build account pushes images
-    "roles/logging.logWriter",  # the functions' build account writes build logs
+    # the functions' build account: logs, Artifact Registry, build sources (stacks/handlers.py)
+    "roles/run.builder",
 )
 PRIMITIVE_ROLES = frozenset({"roles/owner", "roles/editor", "roles/viewer"})
 
@@ -56,11 +56,9 @@ RESOURCE_ROLES: dict[str, Access] = {
         "roles/cloudfunctions.developer", "roles/cloudfunctions.viewer"
     ),
     "google_cloud_run_v2_service_iam_member": Access("roles/run.admin", "roles/run.viewer"),
-    "google_service_account": Access(
-        "roles/iam.serviceAccountAdmin", "roles/iam.serviceAccountViewer"
-    ),
-    "google_service_account_iam_member": Access(
-        "roles/iam.serviceAccountAdmin", "roles/iam.securityReviewer"
+    # The workload accounts are created by the bootstrap; the stacks only look them up.
+    "data.google_service_account": Access(
+        "roles/iam.serviceAccountViewer", "roles/iam.serviceAccountViewer"
     ),
     "google_storage_bucket": Access("roles/storage.admin", "roles/storage.bucketViewer"),
     "google_storage_bucket_iam_member": Access("roles/storage.admin", "roles/iam.securityReviewer"),
@@ -82,13 +80,11 @@ RESOURCE_ROLES: dict[str, Access] = {
     ),
 }
 
-# Roles that no resource type explains but a deploy needs anyway.
-DEPLOYER_EXTRA = {
-    "roles/iam.serviceAccountUser": (
-        "act as the handler, build and push service accounts the stacks attach to functions "
-        "and push subscriptions (iam.serviceAccounts.actAs)"
-    ),
-}
+# Types that call no Google API (hashicorp/time's sleeps).
+LOCAL_TYPES = frozenset({"time_sleep"})
+# Roles that no resource type explains but a deploy needs anyway. The deployer's actAs
+# (serviceAccountUser) is granted on each workload account only (bootstrap/app.py).
+DEPLOYER_EXTRA: dict[str, str] = {}
 PLANNER_EXTRA: dict[str, str] = {}
 
 WHY = {
@@ -98,8 +94,6 @@ WHY = {
     "roles/cloudfunctions.developer": "create and update the 2nd gen functions",
     "roles/run.admin": "the webhook's public invoker binding on its Cloud Run service "
     "(run.services.setIamPolicy is only in run.admin)",
-    "roles/iam.serviceAccountAdmin": "create the per-handler service accounts and their "
-    "account-level bindings (Pub/Sub agent mints push OIDC tokens)",
     "roles/storage.admin": "the function source bucket, its objects and bucket IAM; the "
     "state objects and their lock",
     "roles/bigquery.dataOwner": "the analytics dataset, table, views and dataset IAM",
@@ -113,7 +107,7 @@ WHY = {
     "roles/iam.securityReviewer": "refresh IAM policies (getIamPolicy) of every resource",
     "roles/cloudfunctions.viewer": "refresh functions",
     "roles/run.viewer": "refresh the functions' Cloud Run services",
-    "roles/iam.serviceAccountViewer": "refresh service accounts",
+    "roles/iam.serviceAccountViewer": "look up the workload accounts the bootstrap created",
     "roles/storage.bucketViewer": "refresh buckets",
     "roles/storage.objectViewer": "refresh the function source objects",
     "roles/bigquery.metadataViewer": "refresh dataset and table metadata (no table data)",

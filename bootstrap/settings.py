@@ -10,12 +10,13 @@ authenticate with (`python -m bootstrap.ci identity <env>`), so they live in one
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 ENVIRONMENTS = REPO / "environments"
+FUNCTIONS = REPO / "functions"
 CONFIG = Path(__file__).resolve().parent / "config.yaml"
 GITHUB_REPOSITORY = re.compile(r"^[A-Za-z0-9-]+/[A-Za-z0-9._-]+$")
 POOL_ID = re.compile(r"^[a-z0-9-]{4,32}$")
@@ -53,7 +54,9 @@ class TargetEnvironment:
     state_bucket: str
     name_prefix: str = "cio"
     owner: str = "platform"
-    kms_key: str | None = None
+    uses_kms: bool = False
+    # purpose -> account id of the identities the handlers build, push and run as
+    workload_accounts: dict[str, str] = field(default_factory=dict)
 
     def account_id(self, role: str) -> str:
         """`cio-<env>-planner` / `cio-<env>-deployer` (at most 30 characters)."""
@@ -135,6 +138,8 @@ def load_environment(path: Path) -> TargetEnvironment:
     """The bootstrap's view of an environment file, validated by the stacks' own model."""
     from stacks.config import ConfigError
     from stacks.config import load_environment as load_validated
+    from stacks.identities import workload_accounts
+    from stacks.manifests import discover
 
     try:
         env = load_validated(path)
@@ -153,7 +158,8 @@ def load_environment(path: Path) -> TargetEnvironment:
         state_bucket=env.state_bucket,
         name_prefix=env.name_prefix,
         owner=env.owner,
-        kms_key=env.kms_key,
+        uses_kms=bool(env.kms_keys),
+        workload_accounts=workload_accounts(env, discover(FUNCTIONS)),
     )
 
 

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from string import Template
 
-from stacks import cdk
+from stacks import cdk, locations
 from stacks.config import Environment
 from stacks.event_bus import EventBus
 from stacks.naming import days, lifecycle
@@ -45,7 +45,10 @@ class Analytics(cdk.Construct):
     ) -> None:
         super().__init__(scope, "analytics")
         self.env = env
-        cmek = {"kms_key_name": env.kms_key} if env.kms_key else None
+        key = env.kms_key_for(
+            "bigquery", locations.kms_location_for_bigquery(env.bigquery.location)
+        )
+        cmek = {"kms_key_name": key} if key else None
         self.dataset = cdk.BigqueryDataset(
             self,
             "dataset",
@@ -59,7 +62,7 @@ class Analytics(cdk.Construct):
             lifecycle=lifecycle(env),
         )
         schema = load_schema(analytics_dir, TABLE)
-        expiration = env.bigquery.table_expiration_days
+        expiration = env.bigquery.partition_expiration_days
         self.table = cdk.BigqueryTable(
             self,
             "webhook-events",

@@ -9,7 +9,7 @@ import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from stacks import cdk
+from stacks import cdk, readiness
 from stacks.config import Environment, load_environments
 from stacks.manifests import discover
 from stacks.platform import PlatformStack, SourceTree
@@ -40,6 +40,7 @@ def synth(
     """
     tree = tree or default_tree()
     manifests = discover(tree.functions_dir)
+    readiness.check(environments, manifests)
     app = cdk.App(outdir=str(outdir), skip_validation=False)
     stacks = [PlatformStack(app, env, manifests, tree) for env in environments]
     for stack in stacks:

@@ -137,6 +137,7 @@ from cdktf_cdktf_provider_google.cloud_run_v2_service_iam_member import (
 )
 from cdktf_cdktf_provider_google.cloudfunctions2_function import Cloudfunctions2Function
 from cdktf_cdktf_provider_google.data_google_project import DataGoogleProject
+from cdktf_cdktf_provider_google.data_google_service_account import DataGoogleServiceAccount
 from cdktf_cdktf_provider_google.logging_metric import LoggingMetric
 from cdktf_cdktf_provider_google.monitoring_alert_policy import MonitoringAlertPolicy
 from cdktf_cdktf_provider_google.monitoring_dashboard import MonitoringDashboard
@@ -157,6 +158,8 @@ from cdktf_cdktf_provider_google.service_account_iam_member import ServiceAccoun
 from cdktf_cdktf_provider_google.storage_bucket import StorageBucket
 from cdktf_cdktf_provider_google.storage_bucket_iam_member import StorageBucketIamMember
 from cdktf_cdktf_provider_google.storage_bucket_object import StorageBucketObject
+from cdktf_cdktf_provider_time.provider import TimeProvider
+from cdktf_cdktf_provider_time.sleep import Sleep
 from constructs import Construct, IConstruct
 from jsii import implements
 
@@ -173,6 +176,7 @@ __all__ = [
     "Cloudfunctions2Function",
     "Construct",
     "DataGoogleProject",
+    "DataGoogleServiceAccount",
     "Fn",
     "GcsBackend",
     "GoogleProvider",
@@ -191,6 +195,7 @@ __all__ = [
     "SecretManagerSecretIamMember",
     "ServiceAccount",
     "ServiceAccountIamMember",
+    "Sleep",
     "StorageBucket",
     "StorageBucketIamMember",
     "StorageBucketObject",
@@ -199,6 +204,7 @@ __all__ = [
     "TerraformOutput",
     "TerraformResourceLifecycle",
     "TerraformStack",
+    "TimeProvider",
     "Token",
     "cloudfunctions2_function",
     "implements",

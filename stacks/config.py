@@ -8,11 +8,22 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from stacks import locations
 
 SECRET_NAMES = ("site-id", "track-api-key", "app-api-key", "webhook-signing-key")
 ENV_NAME = re.compile(r"^[a-z][a-z0-9]{1,11}$")
@@ -21,6 +32,25 @@ LABEL_KEY = r"^[a-z][a-z0-9_-]{0,62}$"
 LABEL_VALUE = r"^[a-z0-9_-]{0,63}$"
 KMS_KEY = r"^projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/]+$"
 PRINCIPAL = r"^(serviceAccount|user|group|domain|principal|principalSet):.+$"
+KMS_KEY_LOCATION = re.compile(r"^projects/[^/]+/locations/([^/]+)/")
+# Keys that were renamed: the old name fails with the new one, never silently ignored.
+RENAMED = {
+    "kms_key": "kms_keys: one key per location, e.g. {europe-west1: projects/P/locations/"
+    "europe-west1/keyRings/R/cryptoKeys/K} (Secret Manager, BigQuery and Pub/Sub each need "
+    "a key in their own location)",
+}
+RENAMED_BIGQUERY = {
+    "table_expiration_days": "partition_expiration_days (rows are dropped per day "
+    "partition; a table expiration would delete the whole table)",
+}
+
+
+def _as_text(value: object) -> object:
+    """YAML reads `3` as a number; version numbers are kept as text."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+VersionNumber = Annotated[str, BeforeValidator(_as_text), Field(pattern=r"^[1-9][0-9]*$")]
 
 
 class Strict(BaseModel):
@@ -78,11 +108,23 @@ class CustomerIoSettings(Strict):
 
 
 class BigQuerySettings(Strict):
-    location: str = "EU"
-    table_expiration_days: Annotated[int, Field(ge=1)] | None = 400
-    partition_expiration_days: Annotated[int, Field(ge=1)] | None = None
+    location: str = Field(default="EU", description="Dataset location: EU, US or a region.")
+    partition_expiration_days: Annotated[int, Field(ge=1)] | None = Field(
+        default=400,
+        description="Days a partition of webhook_events is kept (None: forever).",
+    )
     partitioning: Literal["DAY", "HOUR", "MONTH"] = "DAY"
     readers: list[Annotated[str, Field(pattern=PRINCIPAL)]] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data: Any) -> Any:
+        return _reject_renamed(data, RENAMED_BIGQUERY)
+
+    @field_validator("location")
+    @classmethod
+    def _known_location(cls, value: str) -> str:
+        return _known(value, locations.bigquery_locations(), "BigQuery location")
 
 
 class MonitoringSettings(Strict):
@@ -92,6 +134,30 @@ class MonitoringSettings(Strict):
     error_rate_threshold: Annotated[float, Field(gt=0, le=1)] = 0.05
     latency_p99_ms_threshold: Annotated[int, Field(gt=0)] = 5000
     oldest_unacked_seconds_threshold: Annotated[int, Field(gt=0)] = 1800
+
+
+def _reject_renamed(data: Any, renamed: dict[str, str]) -> Any:
+    if isinstance(data, dict):
+        for old, new in renamed.items():
+            if old in data:
+                raise ValueError(f"{old}: renamed; use {new}")
+    return data
+
+
+def _known(value: str, allowed: frozenset[str], what: str) -> str:
+    problem = locations.unknown_location(value, allowed, what)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+@dataclass(frozen=True)
+class CmekUse:
+    """Which Cloud KMS key one encrypted service uses, and the location that key must be in."""
+
+    service: Literal["secretmanager", "bigquery", "pubsub"]
+    location: str
+    key: str | None
 
 
 class Environment(Strict):
@@ -114,14 +180,23 @@ class Environment(Strict):
     )
     state_bucket: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$")]
     state_prefix: str | None = None
-    kms_key: Annotated[str, Field(pattern=KMS_KEY)] | None = Field(
-        default=None, description="Optional CMEK key for secrets, topics and BigQuery."
+    kms_keys: dict[str, Annotated[str, Field(pattern=KMS_KEY)]] = Field(
+        default_factory=dict,
+        description="Optional CMEK: Cloud KMS location -> key in that location. With any key "
+        "set, every encrypted service needs one: Secret Manager a key per replica location "
+        "(`global` with automatic replication), BigQuery one matching the dataset location "
+        "(EU -> europe, US -> us), Pub/Sub one in `region`.",
     )
     secret_replica_locations: list[str] = Field(
         default_factory=list,
         description="User-managed replication locations; empty means automatic replication.",
     )
-    previous_secret_versions: dict[str, Annotated[str, Field(pattern=r"^[0-9]+$")]] = Field(
+    secret_versions: dict[str, VersionNumber] = Field(
+        default_factory=dict,
+        description="Secret -> the version number the handlers run (pinned, so a rotation "
+        "rolls a new revision: add a version, bump this number, deploy).",
+    )
+    previous_secret_versions: dict[str, VersionNumber] = Field(
         default_factory=dict,
         description="Secret -> version number still accepted during a key rotation "
         "(e.g. webhook-signing-key: '3'); handlers see it as their `...@previous` variable.",
@@ -143,6 +218,23 @@ class Environment(Strict):
         default_factory=list,
         description="Principals allowed to publish to the identify and track topics.",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data: Any) -> Any:
+        return _reject_renamed(data, RENAMED)
+
+    @field_validator("region")
+    @classmethod
+    def _function_region(cls, value: str) -> str:
+        return _known(value, locations.function_regions(), "Cloud Functions 2nd gen region")
+
+    @field_validator("secret_replica_locations")
+    @classmethod
+    def _secret_locations(cls, value: list[str]) -> list[str]:
+        for location in value:
+            _known(location, locations.regions(), "Secret Manager location")
+        return value
 
     @model_validator(mode="after")
     def _cross_field_rules(self) -> Environment:
@@ -172,12 +264,11 @@ class Environment(Strict):
                     f">= {where}.timeout_seconds ({scaling.timeout_seconds}), or Pub/Sub "
                     "redelivers while the handler is still working"
                 )
-        unknown = sorted(set(self.previous_secret_versions) - set(SECRET_NAMES))
-        if unknown:
-            raise ValueError(
-                f"previous_secret_versions: unknown secret(s) {unknown}; "
-                f"known: {list(SECRET_NAMES)}"
-            )
+        for key in ("secret_versions", "previous_secret_versions"):
+            unknown = sorted(set(getattr(self, key)) - set(SECRET_NAMES))
+            if unknown:
+                raise ValueError(f"{key}: unknown secret(s) {unknown}; known: {list(SECRET_NAMES)}")
+        self._check_kms_keys()
         shares = [s.request_share for s in self.handlers.values() if s.request_share]
         if sum(shares) > 1.0 + 1e-9:
             raise ValueError(
@@ -185,6 +276,51 @@ class Environment(Strict):
                 "workspace budget and must not exceed 1"
             )
         return self
+
+    def _check_kms_keys(self) -> None:
+        """Each key sits in the location it is listed under; each encrypted service has one.
+
+        Secret Manager: https://cloud.google.com/secret-manager/docs/cmek (a replica's key is
+        in the replica's location; automatic replication takes a `global` key). BigQuery:
+        https://cloud.google.com/bigquery/docs/customer-managed-encryption (the key's location
+        matches the dataset's: EU -> europe, US -> us).
+        """
+        for location, key in self.kms_keys.items():
+            _known(location, locations.kms_locations(), "Cloud KMS location")
+            match = KMS_KEY_LOCATION.match(key)
+            if match and match[1] != location:
+                raise ValueError(
+                    f"kms_keys.{location}: the key is in location {match[1]!r}; list it under "
+                    f"`{match[1]}:` or use a key ring in {location!r}"
+                )
+        if not self.kms_keys:
+            return
+        missing = [use for use in self.cmek_requirements() if use.key is None]
+        if missing:
+            needs = "; ".join(f"{u.service} needs a key in {u.location!r}" for u in missing)
+            raise ValueError(
+                f"kms_keys: {needs}. Add `{missing[0].location}: projects/<kms-project>/"
+                f"locations/{missing[0].location}/keyRings/<ring>/cryptoKeys/<key>` "
+                "(a key ring's location is fixed when it is created)"
+            )
+
+    def cmek_requirements(self) -> list[CmekUse]:
+        """The key each encrypted service uses (empty without CMEK)."""
+        if not self.kms_keys:
+            return []
+        secret_locations = self.secret_replica_locations or ["global"]
+        wanted: list[tuple[Literal["secretmanager", "bigquery", "pubsub"], str]] = [
+            *(("secretmanager", loc) for loc in secret_locations),
+            ("bigquery", locations.kms_location_for_bigquery(self.bigquery.location)),
+            ("pubsub", self.region),
+        ]
+        return [CmekUse(service, loc, self.kms_keys.get(loc)) for service, loc in wanted]
+
+    def kms_key_for(self, service: str, location: str) -> str | None:
+        for use in self.cmek_requirements():
+            if use.service == service and use.location == location:
+                return use.key
+        return None
 
     def scaling(self, handler: str) -> HandlerScaling:
         return self.handlers.get(handler) or HandlerScaling()
@@ -205,13 +341,13 @@ class ConfigError(Exception):
 def _describe(error: ValidationError, path: Path) -> str:
     lines = [f"{path}: invalid environment file ({error.error_count()} problem(s))"]
     for item in error.errors():
-        key = ".".join(str(p) for p in item["loc"]) or "(top level)"
-        message = item["msg"]
+        key = ".".join(str(p) for p in item["loc"])
+        message = item["msg"].removeprefix("Value error, ")
         if item["type"] == "extra_forbidden":
             message = "unknown key (check the spelling; see environments/schema.json)"
         elif item["type"] == "missing":
             message = "required key is missing"
-        lines.append(f"  - {key}: {message}")
+        lines.append(f"  - {key}: {message}" if key else f"  - {message}")
     return "\n".join(lines)
 
 

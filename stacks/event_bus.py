@@ -48,7 +48,7 @@ class EventBus(cdk.Construct):
             f"topic-{purpose}",
             project=self.env.project_id,
             name=self.env.resource_name(purpose),
-            kms_key_name=self.env.kms_key,
+            kms_key_name=self.env.kms_key_for("pubsub", self.env.region),
             message_retention_duration=days(self.env.pubsub.message_retention_days),
             labels={"component": component},
             lifecycle=lifecycle(self.env),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from stacks import cdk
+from stacks import cdk, identities
 from stacks.config import Environment
 from stacks.event_bus import EventBus
 from stacks.manifests import PREVIOUS, HandlerManifest
@@ -19,21 +19,8 @@ from stacks.packaging import HandlerPackage, build_package
 from stacks.secrets import Secrets
 
 RUNTIME = "python312"
-SERVICE_ACCOUNT_ID_MAX = 30
-
-
-class HandlerNameError(ValueError):
-    pass
-
-
-def account_id(env: Environment, purpose: str) -> str:
-    value = env.resource_name(purpose)
-    if len(value) > SERVICE_ACCOUNT_ID_MAX:
-        raise HandlerNameError(
-            f"service account id {value!r} is longer than {SERVICE_ACCOUNT_ID_MAX} characters: "
-            "shorten name_prefix, the environment name or the handler folder name"
-        )
-    return value
+BUILD_ROLES = ("roles/run.builder",)
+IAM_SETTLE = "60s"
 
 
 def request_shares(env: Environment, manifests: list[HandlerManifest]) -> dict[str, float]:
@@ -85,22 +72,15 @@ class Handlers(cdk.Construct):
             ],
             labels={"component": "handlers"},
         )
-        self.build_account = self._build_identity()
-        self.push_account = cdk.ServiceAccount(
-            self,
-            "push-identity",
-            project=env.project_id,
-            account_id=account_id(env, "push"),
-            display_name="Pub/Sub push to the Customer.io handlers (OIDC)",
-        )
-        # Pub/Sub's agent mints the OIDC tokens of push requests for this account.
-        cdk.ServiceAccountIamMember(
-            self,
-            "push-token-creator",
-            service_account_id=self.push_account.name,
-            role="roles/iam.serviceAccountTokenCreator",
-            member=f"serviceAccount:{bus.pubsub_agent}",
-        )
+        self.accounts = {
+            purpose: cdk.DataGoogleServiceAccount(
+                self, f"account-{purpose}", project=env.project_id, account_id=account
+            )
+            for purpose, account in identities.workload_accounts(env, manifests).items()
+        }
+        self.build_account = self.accounts[identities.BUILD]
+        self.push_account = self.accounts[identities.PUSH]
+        self._grant_build_roles()
         shares = request_shares(env, manifests)
         for manifest in manifests:
             package = build_package(
@@ -108,32 +88,32 @@ class Handlers(cdk.Construct):
             )
             self._handler(manifest, package, shares.get(manifest.name))
 
-    def _build_identity(self) -> cdk.ServiceAccount:
-        """A dedicated account for the 2nd gen builds, instead of the default compute one."""
-        account = cdk.ServiceAccount(
-            self,
-            "build-identity",
-            project=self.env.project_id,
-            account_id=account_id(self.env, "build"),
-            display_name="Cloud Build for the Customer.io handlers",
-        )
-        member = f"serviceAccount:{account.email}"
-        for role in ("roles/logging.logWriter", "roles/artifactregistry.writer"):
+    def _grant_build_roles(self) -> None:
+        """The dedicated build account's roles, instead of the default compute account.
+
+        Cloud Functions copies the source into its own `gcf-v2-sources-<number>-<region>`
+        bucket and the build reads it there (hashicorp/terraform-provider-google#20571), so a
+        grant on our source bucket is not enough. Google's current page on build service
+        accounts (https://cloud.google.com/run/docs/configuring/services/build-service-account)
+        names one project role, `roles/run.builder` (logs, Artifact Registry, reading build
+        sources); older pages list storage.objectAdmin, which could overwrite any bucket.
+        IAM is eventually consistent: the provider's builder example waits 60 s before the
+        function, and so do we (`grants_settled`).
+        """
+        account = self.build_account
+        grants = [
             cdk.ProjectIamMember(
                 self,
                 f"build-{role.split('/')[1].replace('.', '-')}",
                 project=self.env.project_id,
                 role=role,
-                member=member,
+                member=f"serviceAccount:{account.email}",
             )
-        cdk.StorageBucketIamMember(
-            self,
-            "build-source-reader",
-            bucket=self.bucket.name,
-            role="roles/storage.objectViewer",
-            member=member,
+            for role in BUILD_ROLES
+        ]
+        self.grants_settled = cdk.Sleep(
+            self, "build-grants-settle", create_duration=IAM_SETTLE, depends_on=grants
         )
-        return account
 
     def _environment_variables(
         self, manifest: HandlerManifest, share: float | None
@@ -165,13 +145,7 @@ class Handlers(cdk.Construct):
     ) -> None:
         env = self.env
         scope = cdk.Construct(self, manifest.name)
-        account = cdk.ServiceAccount(
-            scope,
-            "identity",
-            project=env.project_id,
-            account_id=account_id(env, manifest.name),
-            display_name=f"Customer.io handler {manifest.name}",
-        )
+        account = self.accounts[manifest.name]
         member = f"serviceAccount:{account.email}"
         grants: list[cdk.TerraformElement] = [
             self.secrets.grant_access(scope, logical, member) for logical in manifest.secret_names()
@@ -213,7 +187,7 @@ class Handlers(cdk.Construct):
                 "runtime": RUNTIME,
                 "entry_point": manifest.entry_point,
                 # the build config takes the account's full resource id, not its email
-                "service_account": self.build_account.id,
+                "service_account": self.build_account.name,
                 "source": {"storage_source": {"bucket": self.bucket.name, "object": source.name}},
             },
             service_config={
@@ -230,7 +204,7 @@ class Handlers(cdk.Construct):
                 "secret_environment_variables": self._secret_variables(manifest),
             },
             labels={"component": "handlers", "handler": manifest.name},
-            depends_on=grants,
+            depends_on=[*grants, self.grants_settled],
         )
         self.functions[manifest.name] = function
         if manifest.public:
@@ -245,16 +219,23 @@ class Handlers(cdk.Construct):
             self._push_subscription(scope, manifest, function)
 
     def _secret_variables(self, manifest: HandlerManifest) -> list[Any]:
-        """Secrets as env vars: `latest`, or the pinned previous version during a rotation."""
+        """Secrets as env vars at the numeric versions pinned in the environment file.
+
+        An instance reads these when it starts, so `latest` would keep a revoked key in warm
+        instances; a pinned number changes the revision, and a deploy rolls every instance.
+        `<secret>@previous` is the version still accepted during a rotation.
+        """
         variables = []
         for var, reference in sorted(manifest.secrets.items()):
             logical = reference.removesuffix(PREVIOUS)
-            version = "latest"
-            if reference.endswith(PREVIOUS):
-                pinned = self.env.previous_secret_versions.get(logical)
-                if pinned is None:
-                    continue  # no rotation in progress: the variable stays unset
-                version = pinned
+            pins = (
+                self.env.previous_secret_versions
+                if reference.endswith(PREVIOUS)
+                else self.env.secret_versions
+            )
+            version = pins.get(logical)
+            if version is None:
+                continue  # no rotation in progress (readiness refuses a missing main pin)
             variables.append(
                 cdk.cloudfunctions2_function.Cloudfunctions2FunctionServiceConfigSecretEnvironmentVariables(
                     key=var,

@@ -9,10 +9,17 @@ from stacks import cdk
 from stacks.config import Environment
 
 DECISIONS_METRIC = "handler-decisions"
+# A new log-based metric can answer 404 to an alert policy for up to 10 minutes
+# (hashicorp/terraform-provider-google#11102, open; cloud-foundation-fabric PR #3739).
+METRIC_SETTLE = "600s"
 
 
 class Monitoring(cdk.Construct):
-    def __init__(self, scope: cdk.Construct, env: Environment) -> None:
+    def __init__(
+        self, scope: cdk.Construct, env: Environment, delivery_subscriptions: list[str]
+    ) -> None:
+        """`delivery_subscriptions`: the names of subscriptions something consumes (push and
+        BigQuery); dead-letter and quarantine pull subscriptions are held on purpose."""
         super().__init__(scope, "monitoring")
         self.env = env
         prefix = env.resource_name("")
@@ -44,7 +51,14 @@ class Monitoring(cdk.Construct):
                 "handler": "EXTRACT(resource.labels.service_name)",
             },
         )
+        metric_ready = cdk.Sleep(
+            self,
+            "decisions-metric-settle",
+            create_duration=METRIC_SETTLE,
+            triggers={"metric": self.decisions.id},
+        )
         user_metric = f"logging.googleapis.com/user/{env.resource_name(DECISIONS_METRIC)}"
+        delivery = "|".join(sorted(delivery_subscriptions)) or "none"
         thresholds = env.monitoring
         self._alert(
             "dead-letters",
@@ -89,7 +103,7 @@ class Monitoring(cdk.Construct):
             f"`cio-doctor incident P3 --env {env.name}`.",
             'resource.type="pubsub_subscription" '
             'AND metric.type="pubsub.googleapis.com/subscription/oldest_unacked_message_age" '
-            f'AND resource.labels.subscription_id=monitoring.regex.full_match("{prefix}.*")',
+            f'AND resource.labels.subscription_id=monitoring.regex.full_match("{delivery}")',
             threshold=thresholds.oldest_unacked_seconds_threshold,
             aligner="ALIGN_MAX",
         )
@@ -102,7 +116,7 @@ class Monitoring(cdk.Construct):
             'AND metric.labels.decision="quarantined"',
             threshold=0,
             aligner="ALIGN_SUM",
-            depends_on=[self.decisions],
+            depends_on=[self.decisions, metric_ready],
         )
         cdk.MonitoringDashboard(
             self,

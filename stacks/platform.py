@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from stacks import cdk
+from stacks import cdk, service_agents
 from stacks.analytics import Analytics
 from stacks.aspects import LabelAspect, RulesAspect
 from stacks.config import Environment
@@ -38,21 +38,24 @@ class PlatformStack(cdk.TerraformStack):
         super().__init__(scope, env.name)
         self.env = env
         cdk.GoogleProvider(self, "google", project=env.project_id, region=env.region)
+        cdk.TimeProvider(self, "time")
         cdk.GcsBackend(
             self,
             bucket=env.state_bucket,
             prefix=env.state_prefix or f"{env.name_prefix}/{env.name}",
         )
         number = self._project_number()
-        agent = f"service-{number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+        agent = service_agents.agent_email("pubsub", number)
         secrets = Secrets(self, env)
         bus = EventBus(self, env, agent)
         public_invokers: set[str] = set()
+        delivery: list[cdk.PubsubSubscription] = []
         if env.deploy_handlers:
             handlers = Handlers(
                 self, env, manifests, tree.functions_dir, tree.build_dir / env.name, secrets, bus
             )
             public_invokers = handlers.public_invokers
+            delivery += handlers.push_subscriptions.values()
             self._handler_outputs(handlers)
             unconsumed = sorted(set(bus.event_topics) - {str(m.topic) for m in manifests})
             if unconsumed:
@@ -61,8 +64,9 @@ class PlatformStack(cdk.TerraformStack):
                     "consuming them, so published events would go nowhere; add a handler "
                     "folder for them or disable the topic"
                 )
-        Analytics(self, env, bus, tree.analytics_dir)
-        Monitoring(self, env)
+        analytics = Analytics(self, env, bus, tree.analytics_dir)
+        delivery.append(analytics.subscription)
+        Monitoring(self, env, [str(s.name_input) for s in delivery])
         self._outputs(bus, number)
         labels = {"environment": env.name, "managed-by": "cdktf", "owner": env.owner, **env.labels}
         cdk.Aspects.of(self).add(LabelAspect(labels))
@@ -86,19 +90,18 @@ class PlatformStack(cdk.TerraformStack):
             value=sorted(s.name for s in bus.dead_letter_subscriptions.values()),
             description="Pull subscriptions holding dead letters (cio-doctor dlq)",
         )
-        if self.env.kms_key:
+        users: dict[str, set[str]] = {}
+        for use in self.env.cmek_requirements():
+            member = f"serviceAccount:{service_agents.agent_email(use.service, project_number)}"
+            users.setdefault(str(use.key), set()).add(member)
+        if users:
             # CMEK on topics, secrets and BigQuery works only once these Google-managed
-            # identities may use the key; the key's owners grant it (docs/deploy.md).
+            # identities may use each key; the keys' owners grant it (docs/deploy.md).
             cdk.TerraformOutput(
                 self,
                 "kms_key_users_required",
-                value=[
-                    f"serviceAccount:service-{project_number}@gcp-sa-pubsub.iam.gserviceaccount.com",
-                    f"serviceAccount:service-{project_number}@gcp-sa-secretmanager.iam.gserviceaccount.com",
-                    f"serviceAccount:bq-{project_number}@bigquery-encryption.iam.gserviceaccount.com",
-                ],
-                description="Need roles/cloudkms.cryptoKeyEncrypterDecrypter on "
-                f"{self.env.kms_key}",
+                value={key: sorted(members) for key, members in sorted(users.items())},
+                description=f"Key -> members that need {service_agents.ENCRYPTER_ROLE} on it",
             )
 
     def _project_number(self) -> str:

@@ -10,16 +10,22 @@ from stacks.manifests import SECRETS
 from stacks.naming import lifecycle
 
 
+def _cmek(env: Environment, location: str) -> dict[str, str] | None:
+    """A replica's key sits in the replica's location; automatic replication takes `global`."""
+    key = env.kms_key_for("secretmanager", location)
+    return {"kms_key_name": key} if key else None
+
+
 def replication(env: Environment) -> dict[str, Any]:
-    cmek = {"kms_key_name": env.kms_key} if env.kms_key else None
     if env.secret_replica_locations:
         replicas = [
             cdk.secret_manager_secret.SecretManagerSecretReplicationUserManagedReplicas(
-                location=loc, customer_managed_encryption=cmek
+                location=loc, customer_managed_encryption=_cmek(env, loc)
             )
             for loc in env.secret_replica_locations
         ]
         return {"user_managed": {"replicas": replicas}}
+    cmek = _cmek(env, "global")
     return {"auto": {"customer_managed_encryption": cmek} if cmek else {}}
 
 

@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-CDK_PACKAGES = {"cdktf", "constructs", "cdktf_cdktf_provider_google", "jsii"}
+CDK_PACKAGES = {
+    "cdktf",
+    "constructs",
+    "cdktf_cdktf_provider_google",
+    "cdktf_cdktf_provider_time",
+    "jsii",
+}
 SEAM = {REPO / "stacks" / "cdk.py", REPO / "stacks" / "cdk_bootstrap.py"}
 
 

@@ -79,7 +79,8 @@ def test_only_the_github_environment_may_deploy(bootstrap_stacks: Stacks) -> Non
         assert members["planner-wif"]["member"] == (
             f"principalSet://iam.googleapis.com/{pool}/attribute.repository/{repository}"
         )
-        assert {m["role"] for m in members.values()} == {"roles/iam.workloadIdentityUser"}
+        wif = {k: m for k, m in members.items() if m["role"] == "roles/iam.workloadIdentityUser"}
+        assert set(wif) == {"deployer-wif", "planner-wif"}
 
 
 def granted(stack: dict, who: str) -> dict[str, dict]:
@@ -117,7 +118,7 @@ def test_apis_enabled_and_kept_on_destroy(bootstrap_stacks: Stacks) -> None:
         ].values()
         enabled = {s["service"] for s in services}
         assert set(PLATFORM_APIS) <= enabled
-        assert (KMS_API in enabled) == bool(env_file(env).get("kms_key"))
+        assert (KMS_API in enabled) == bool(env_file(env).get("kms_keys"))
         assert all(s["disable_on_destroy"] is False for s in services)
 
 

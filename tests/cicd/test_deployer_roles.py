@@ -14,7 +14,7 @@ def types_in(stacks: Stacks) -> set[str]:
     for stack in stacks.values():
         for kind in ("resource", "data"):
             found.update(roles.resource_key(kind, t) for t in stack.get(kind, {}))
-    return found
+    return found - roles.LOCAL_TYPES
 
 
 def test_every_synthesized_type_has_a_role(synthesized_stacks: Stacks) -> None:
@@ -41,7 +41,6 @@ def test_nothing_broader_than_needed(synthesized_stacks: Stacks) -> None:
     assert not everything & roles.PRIMITIVE_ROLES
     admins = {r for r in everything if r.lower().endswith("admin")}
     assert admins == {
-        "roles/iam.serviceAccountAdmin",
         "roles/pubsub.admin",  # setIamPolicy on topics/subscriptions exists only here
         "roles/resourcemanager.projectIamAdmin",  # conditioned to the grantable roles
         "roles/run.admin",  # the webhook's public invoker binding
@@ -62,18 +61,31 @@ def test_deployer_grants_exactly_the_project_roles_the_stacks_grant(
     )
 
 
-def test_act_as_is_needed(synthesized_stacks: Stacks) -> None:
-    """serviceAccountUser is the one role no type explains: functions and push subscriptions
-    run as service accounts the stacks create, and attaching one needs actAs."""
-    attached = 0
-    for stack in synthesized_stacks.values():
-        resources = stack.get("resource", {})
-        for function in resources.get("google_cloudfunctions2_function", {}).values():
-            attached += bool(function.get("service_config", {}).get("service_account_email"))
-        for subscription in resources.get("google_pubsub_subscription", {}).values():
-            attached += bool(subscription.get("push_config", {}).get("oidc_token"))
-    assert attached > 0
-    assert "roles/iam.serviceAccountUser" in roles.deployer_roles()
+def test_act_as_only_on_the_workload_accounts(
+    synthesized_stacks: Stacks, bootstrap_stacks: Stacks
+) -> None:
+    """Functions and push subscriptions run as accounts the bootstrap creates; the deployer may
+    act as exactly those, and holds no project-wide serviceAccountUser or -Admin (with those it
+    could act as, or rewrite the IAM of, any account, the default compute account included)."""
+    assert "roles/iam.serviceAccountUser" not in roles.deployer_roles()
+    assert "roles/iam.serviceAccountAdmin" not in roles.deployer_roles()
+    for name, stack in synthesized_stacks.items():
+        looked_up = {a["account_id"] for a in stack["data"]["google_service_account"].values()}
+        boot = bootstrap_stacks[f"bootstrap-{name}"]["resource"]
+        created = {a["account_id"] for a in boot["google_service_account"].values()}
+        assert looked_up <= created, "the bootstrap must create every account the stack uses"
+        acts_as = {
+            key.removeprefix("deployer-acts-as-")
+            for key, member in boot["google_service_account_iam_member"].items()
+            if member["role"] == "roles/iam.serviceAccountUser"
+        }
+        workload = {
+            k.removeprefix("workload-") for k in boot["google_service_account"] if "workload-" in k
+        }
+        assert len(workload) == len(looked_up)
+        assert acts_as == workload
+        assert "google_service_account" not in stack.get("resource", {})
+        assert "google_service_account_iam_member" not in stack.get("resource", {})
 
 
 def test_every_synthesized_type_has_its_api_enabled(synthesized_stacks: Stacks) -> None:

@@ -10,6 +10,7 @@ import yaml
 
 from stacks.aspects import label_attribute  # noqa: F401  (import check: aspects load without synth)
 from stacks.config import load_environments
+from stacks.inventory import inventory
 from tests.stacks.template import Template
 
 ENVS = ["dev", "staging", "prod"]
@@ -44,17 +45,11 @@ INVENTORY = Path(__file__).parent / "inventory"
 
 
 def test_inventory(template: Template, env_name: str) -> None:
-    """Counts by type and key names, reviewed like a plan (fabric-style inventory files)."""
-    expected = yaml.safe_load((INVENTORY / f"{env_name}.yaml").read_text())
-    assert template.counts() == expected["counts"]
-    keys = {
-        "google_secret_manager_secret": "secret_id",
-        "google_service_account": "account_id",
-        "google_bigquery_table": "table_id",
-    }
-    for rtype, names in expected["names"].items():
-        actual = sorted(r[keys.get(rtype, "name")] for r in template.resources(rtype).values())
-        assert actual == names, rtype
+    """Counts by type and names, reviewed like a plan (`make inventory` rewrites the files)."""
+    snapshot = INVENTORY / f"{env_name}.yaml"
+    assert snapshot.exists(), f"no inventory for {env_name}: run `make inventory`"
+    expected = yaml.safe_load(snapshot.read_text())
+    assert inventory(template.data) == expected, f"{snapshot} is stale: run `make inventory`"
 
 
 def test_one_stack_per_environment_file(synthesized: dict[str, Path]) -> None:
@@ -138,7 +133,7 @@ def test_only_the_webhook_is_public(template: Template) -> None:
     public = [i for i in invokers if i["member"] in {"allUsers", "allAuthenticatedUsers"}]
     assert len(public) == 1 and public[0]["name"].endswith("webhook_function_4845D81D.name}")
     private = [i for i in invokers if i not in public]
-    assert len(private) == 2 and all("push-identity" in i["member"] for i in private)
+    assert len(private) == 2 and all("account-push" in i["member"] for i in private)
 
 
 def test_secrets_are_granted_per_handler(template: Template, env_name: str) -> None:
@@ -149,7 +144,7 @@ def test_secrets_are_granted_per_handler(template: Template, env_name: str) -> N
     }
     grants: dict[str, set[str]] = {}
     for grant in template.resources("google_secret_manager_secret_iam_member").values():
-        handler = re.search(r"handlers_([a-z]+)_identity", grant["member"]).group(1)  # type: ignore[union-attr]
+        handler = re.search(r"handlers_account-([a-z]+)_", grant["member"]).group(1)  # type: ignore[union-attr]
         secret = re.search(r"secrets_([a-z-]+)_", grant["secret_id"]).group(1)  # type: ignore[union-attr]
         grants.setdefault(handler, set()).add(secret)
         assert grant["role"] == "roles/secretmanager.secretAccessor"
@@ -245,7 +240,7 @@ def test_analytics_table_and_subscription(template: Template, env_name: str) -> 
     assert table["time_partitioning"]["type"] == "DAY"
     assert (
         table["time_partitioning"]["expiration_ms"]
-        == env.bigquery.table_expiration_days * 86_400_000
+        == env.bigquery.partition_expiration_days * 86_400_000
     )
     assert table["clustering"] == ["metric", "object_type"]
     sub = template.one("google_pubsub_subscription", name=f"cio-{env_name}-webhook-events-bq")
@@ -301,8 +296,16 @@ def test_outputs_name_the_webhook_url_dead_letters_and_kms_needs(
         kms = outputs.get("kms_key_users_required")
         assert (kms is not None) == (name == "prod")
     agents = templates["prod"].data["output"]["kms_key_users_required"]["value"]
-    assert agents == [
-        "serviceAccount:service-323456789012@gcp-sa-pubsub.iam.gserviceaccount.com",
-        "serviceAccount:service-323456789012@gcp-sa-secretmanager.iam.gserviceaccount.com",
-        "serviceAccount:bq-323456789012@bigquery-encryption.iam.gserviceaccount.com",
-    ]
+    ring = "projects/acme-security/locations/{}/keyRings/cio/cryptoKeys/cio-prod"
+    assert agents == {
+        ring.format("europe"): [
+            "serviceAccount:bq-323456789012@bigquery-encryption.iam.gserviceaccount.com"
+        ],
+        ring.format("europe-west1"): [
+            "serviceAccount:service-323456789012@gcp-sa-pubsub.iam.gserviceaccount.com",
+            "serviceAccount:service-323456789012@gcp-sa-secretmanager.iam.gserviceaccount.com",
+        ],
+        ring.format("europe-west4"): [
+            "serviceAccount:service-323456789012@gcp-sa-secretmanager.iam.gserviceaccount.com"
+        ],
+    }

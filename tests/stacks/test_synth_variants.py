@@ -129,7 +129,7 @@ def test_key_rotation_pins_the_previous_version(tmp_path: Path) -> None:
     template = Template.from_file(synth(load_environments(folder=folder), tmp_path / "out")["dev"])
     webhook = template.one("google_cloudfunctions2_function", name="cio-dev-webhook")
     variables = {v["key"]: v for v in webhook["service_config"]["secret_environment_variables"]}
-    assert variables["CIO_WEBHOOK_SIGNING_KEY"]["version"] == "latest"
+    assert variables["CIO_WEBHOOK_SIGNING_KEY"]["version"] == "1"  # secret_versions pin
     assert variables["CIO_WEBHOOK_SIGNING_KEY_PREVIOUS"]["version"] == "3"
     assert (
         variables["CIO_WEBHOOK_SIGNING_KEY_PREVIOUS"]["secret"]
