@@ -16,7 +16,6 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 ENVIRONMENTS = REPO / "environments"
-FUNCTIONS = REPO / "functions"
 CONFIG = Path(__file__).resolve().parent / "config.yaml"
 GITHUB_REPOSITORY = re.compile(r"^[A-Za-z0-9-]+/[A-Za-z0-9._-]+$")
 POOL_ID = re.compile(r"^[a-z0-9-]{4,32}$")
@@ -139,7 +138,7 @@ def load_environment(path: Path) -> TargetEnvironment:
     from stacks.config import ConfigError
     from stacks.config import load_environment as load_validated
     from stacks.identities import workload_accounts
-    from stacks.manifests import discover
+    from stacks.manifests import DEFAULT_FUNCTIONS, discover
 
     try:
         env = load_validated(path)
@@ -159,7 +158,7 @@ def load_environment(path: Path) -> TargetEnvironment:
         name_prefix=env.name_prefix,
         owner=env.owner,
         uses_kms=bool(env.kms_keys),
-        workload_accounts=workload_accounts(env, discover(FUNCTIONS)),
+        workload_accounts=workload_accounts(env, discover(DEFAULT_FUNCTIONS)),
     )
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from stacks import cdk, readiness
 from stacks.config import Environment, load_environments
-from stacks.manifests import discover
+from stacks.manifests import DEFAULT_FUNCTIONS, discover
 from stacks.platform import PlatformStack, SourceTree
 
 REPO = Path(__file__).resolve().parent.parent
@@ -24,7 +24,7 @@ class PolicyViolation(Exception):
 
 
 def default_tree() -> SourceTree:
-    return SourceTree(REPO / "functions", REPO / "analytics", REPO / "build" / "handlers")
+    return SourceTree(DEFAULT_FUNCTIONS, REPO / "analytics", REPO / "build" / "handlers")
 
 
 def synth(

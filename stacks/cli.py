@@ -78,12 +78,15 @@ def validate(
     environments: Annotated[list[str] | None, typer.Argument(help="Names (default: all)")] = None,
     env_dir: EnvDir = None,
 ) -> None:
-    """Validate environment files only (fast: no provider import)."""
+    """Validate environment files and their fit with the handler folders (no provider import)."""
+    from stacks import readiness
     from stacks.config import load_environments
+    from stacks.manifests import DEFAULT_FUNCTIONS, discover
 
     try:
         envs = load_environments(environments, env_dir)
-    except ConfigError as exc:
+        readiness.check(envs, discover(DEFAULT_FUNCTIONS))
+    except (ConfigError, ManifestError, readiness.ReadinessError) as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(EXIT_INPUT) from None
     for env in envs:

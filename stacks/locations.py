@@ -63,6 +63,8 @@ def unknown_location(value: str, allowed: frozenset[str], what: str) -> str | No
     """None when `value` is allowed, else a message with the closest known names."""
     if value in allowed:
         return None
-    close = difflib.get_close_matches(value, sorted(allowed), n=3, cutoff=0.6)
+    by_case = {a.lower(): a for a in allowed}
+    close = [by_case[value.lower()]] if value.lower() in by_case else []
+    close = close or difflib.get_close_matches(value, sorted(allowed), n=3, cutoff=0.6)
     hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
     return f"{value!r} is not a known {what} (stacks/data/locations.json){hint}"

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from stacks.config import SECRET_NAMES
 
 MANIFEST = "handler.yaml"
+DEFAULT_FUNCTIONS = Path(__file__).resolve().parent.parent / "functions"
 SECRETS = SECRET_NAMES
 PREVIOUS = "@previous"  # `<secret>@previous`: the version pinned in the environment file
 ENV_VAR = r"^[A-Z][A-Z0-9_]*$"
