@@ -43,7 +43,7 @@ from scripts.smoke_webhook import (
     unsigned_request_checks,
 )
 
-UNREACHABLE = "run as the environment's deployer (or planner) identity; check network access"
+UNREACHABLE = "run as an identity with roles/pubsub.viewer in the project; check network access"
 
 
 def pubsub_checks(report: Report, expected: Expectations) -> None:

@@ -200,15 +200,26 @@ def _judge_row(report: Report, check: str, row: Any, event_id: str) -> None:
 
 
 def _report_dead_letter(report: Report, project: str, sink: BigQuerySink, event_id: str) -> bool:
-    if sink.dead_letter_subscription is None:
+    """True when the smoke message was found among the dead letters (and reported)."""
+    from google.api_core.exceptions import PermissionDenied
+
+    holder = sink.dead_letter_subscription
+    if holder is None or any(c.name == f"dead letters {holder}" for c in report.checks):
         return False
-    attributes = _dead_letter(project, sink.dead_letter_subscription, event_id)
+    try:
+        attributes = _dead_letter(project, holder, event_id)
+    except PermissionDenied:
+        report.unchecked(
+            f"dead letters {holder}",
+            "cannot pull the dead-letter subscription (PermissionDenied)",
+            f"grant roles/pubsub.subscriber on {holder} to the identity running the check",
+        )
+        return False
     if attributes is None:
         return False
     report.failed(
         f"{sink.table} row",
-        f"{event_id} was dead-lettered to {sink.dead_letter_subscription} instead of written "
-        f"({_reason(attributes)})",
+        f"{event_id} was dead-lettered to {holder} instead of written ({_reason(attributes)})",
         "if the reason is the JSON columns, change `to_row` in "
         "functions/cio_shared/webhook_events.py, deploy, then replay the dead letters "
         "(cio-doctor dlq); otherwise fix the subscription state reported here",

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from google.api_core.client_options import ClientOptions
 from google.api_core.exceptions import AlreadyExists, NotFound
 from google.auth.credentials import AnonymousCredentials
@@ -92,9 +93,10 @@ def state_proxy(pubsub_emulator_host: str) -> Iterator[tuple[PubsubStateProxy, s
 
 
 def dev_yaml(pin: str = "1") -> str:
-    return (REPO / "environments/dev.yaml").read_text() + (
-        f'secret_versions:\n  webhook-signing-key: "{pin}"\n'
-    )
+    """The repository's dev.yaml with the signing key's version pinned to `pin`."""
+    data = yaml.safe_load((REPO / "environments/dev.yaml").read_text())
+    data.setdefault("secret_versions", {})["webhook-signing-key"] = pin
+    return yaml.safe_dump(data)
 
 
 @pytest.fixture
@@ -328,3 +330,17 @@ def test_without_synth_output_it_says_so(tmp_path: Path) -> None:
     result = smoke(tmp_path)
     assert result.returncode == 2
     assert "run `make synth` first" in result.stderr
+
+
+def test_make_smoke_runs_this_script_with_its_arguments() -> None:
+    result = subprocess.run(
+        ["make", "-n", "smoke", "ENV=staging", "SMOKE_ARGS=--json --wait-seconds 60"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    command = ".venv/bin/python scripts/smoke_check.py --env staging --json --wait-seconds 60"
+    assert command in result.stdout.splitlines()
