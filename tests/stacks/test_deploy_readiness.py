@@ -168,7 +168,9 @@ def test_oldest_unacked_alert_watches_delivery_subscriptions_only(
         watched = alert["conditions"][0]["condition_threshold"]["filter"].split('full_match("')[1]
         names = set(watched.removesuffix('")').split("|"))
         subscriptions = template.resources("google_pubsub_subscription").values()
-        delivery = {s["name"] for s in subscriptions if "push_config" in s or "bigquery_config" in s}
+        delivery = {
+            s["name"] for s in subscriptions if "push_config" in s or "bigquery_config" in s
+        }
         assert names == delivery
         assert not any("dead-letter" in n or "quarantine" in n for n in names)
 
