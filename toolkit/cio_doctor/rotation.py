@@ -232,9 +232,12 @@ def _service_rows(
             check.add(
                 Severity.HIGH,
                 "secret_pinned_old",
-                f"{service.name} pins {ref.secret_id} version {ref.version}; latest is {latest}",
-                "",
-                "Deploy with the reference set to latest.",
+                f"{service.name} runs {ref.secret_id} version {ref.version}; latest is {latest}",
+                "A newer version was added but the environment file still pins this one, so "
+                "every instance keeps the old value.",
+                f"Finish the rotation: set secret_versions.{_logical(env, ref.secret_id)}: "
+                f'"{latest}" in environments/{env.name}.yaml and deploy (a new revision rolls '
+                "every instance).",
             )
         elif ref.version != latest:
             check.add(
@@ -246,6 +249,11 @@ def _service_rows(
                 "the environment file and deploy.",
             )
     return table
+
+
+def _logical(env: EnvFile, secret_id: str) -> str:
+    """`cio-prod-track-api-key` -> `track-api-key`, the key of secret_versions."""
+    return secret_id.removeprefix(f"{env.prefix}-{env.name}-")
 
 
 def rotation_report(env: EnvFile, source: ServiceSource) -> Report:
