@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PIP_FLAGS := --disable-pip-version-check -q
 ENV ?= dev
 
-.PHONY: help platform test venv checkov-venv actionlint synth policy lint bench simulator plan apply smoke bootstrap-synth clean schema cdktf-cli inventory
+.PHONY: help platform test venv checkov-venv actionlint synth policy lint bench simulator preflight plan apply smoke bootstrap-synth clean schema cdktf-cli inventory
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -66,7 +66,10 @@ bench: venv ## run the benchmarks under bench/
 simulator: venv ## run the Customer.io simulator on 127.0.0.1:8089
 	$(BIN)/cio-simulator --port 8089
 
-plan: venv ## terraform plan for ENV (needs terraform and credentials; explains what is missing)
+preflight: venv ## read-only checks of ENV's live project; stops on findings, warns when it could not check
+	$(BIN)/cio-platform preflight $(ENV) || { status=$$?; [ $$status -eq 2 ] && echo "preflight: some checks could not run (above); continuing"; }
+
+plan: preflight ## preflight, then terraform plan for ENV (needs terraform and credentials; explains what is missing)
 	$(BIN)/cio-platform plan $(ENV)
 
 apply: venv ## apply ENV's reviewed plan: re-plans and applies only if FINGERPRINT matches

@@ -30,9 +30,20 @@ DEFAULT_HOSTS = {
 GRPC_ONLY = {"monitoring"}  # google-cloud-monitoring has no REST transport
 REST_ONLY = {"storage", "iam"}  # the JSON API client and the discovery client
 TIMEOUT = 20.0
-# A short retry on 429/5xx and dropped connections; a service that stays down is reported as
-# "could not check" (and later calls to it fail fast, see `Clients.call`).
-RETRY = Retry(predicate=if_transient_error, initial=0.5, maximum=2.0, multiplier=2.0, timeout=4.0)
+
+
+def _transient(exc: Exception) -> bool:
+    """429/5xx answers are retried; a refused or unresolvable connection is not."""
+    import requests
+
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        return False
+    return bool(if_transient_error(exc))
+
+
+# A short retry on 429/5xx; a service that stays down is reported as "could not check" (and
+# later calls to it fail fast, see `Clients.call`).
+RETRY = Retry(predicate=_transient, initial=0.5, maximum=2.0, multiplier=2.0, timeout=4.0)
 SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
 
 T = TypeVar("T")
