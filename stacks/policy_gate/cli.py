@@ -9,8 +9,10 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from stacks.config import ConfigError
 from stacks.policy_gate import report
 from stacks.policy_gate.scanner import ScannerError, scan
+from stacks.policy_gate.selectors import environment_facts
 from stacks.policy_gate.stackfile import StackFile, stack_file
 from stacks.policy_gate.structure import check_structure
 from stacks.policy_gate.suppressions import SuppressionError, load_suppressions
@@ -40,6 +42,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         metavar="NAME",
         help="check only this environment (repeatable; default: every environments/*.yaml)",
     )
+    parser.add_argument(
+        "--environments",
+        type=Path,
+        default=REPO / "environments",
+        help="the environment files suppression rules are matched against (default environments)",
+    )
     parser.add_argument("--suppressions", type=Path, default=REPO / "policy/suppressions.yaml")
     parser.add_argument("--checks-dir", type=Path, default=REPO / "policy/checks")
     parser.add_argument("--reports", type=Path, default=REPO / "reports/policy")
@@ -47,8 +55,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def environment_names() -> list[str]:
-    return sorted(p.stem for p in (REPO / "environments").glob("*.yaml"))
+def shown(path: Path) -> str:
+    """A path as messages name it: relative to the repository when inside it."""
+    resolved = path.resolve()
+    return str(resolved.relative_to(REPO)) if resolved.is_relative_to(REPO) else str(path)
 
 
 def pinned_version() -> str | None:
@@ -83,21 +93,22 @@ def version_problems(verdicts: list[Verdict], version: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     started = time.monotonic()
     args = parse_args(argv)
-    envs = args.envs or environment_names()
     outdir = args.outdir.resolve()
     try:
-        if not envs:
-            raise FileNotFoundError(f"no environment files in {REPO / 'environments'}")
-        suppressions = load_suppressions(args.suppressions, set(environment_names()) | set(envs))
+        facts = environment_facts(args.environments)
+        envs = args.envs or sorted(facts)
+        suppressions = load_suppressions(args.suppressions, facts, shown(args.suppressions))
         stacks = load_stacks(outdir, envs)
         structure = {s.env: check_structure(s) for s in stacks}
         report.clear(args.reports)
         cwd = REPO if outdir.is_relative_to(REPO) else outdir
         scans = scan(stacks, args.checkov, args.checks_dir, args.reports, cwd)
-    except (SuppressionError, FileNotFoundError, ValueError, ScannerError) as exc:
+    except (ConfigError, SuppressionError, FileNotFoundError, ValueError, ScannerError) as exc:
         print(f"policy gate: cannot run: {exc}", file=sys.stderr)
         return EXIT_ERROR
-    verdicts = [judge(s, scans[s.env], structure[s.env], suppressions) for s in stacks]
+    verdicts = [
+        judge(s, scans[s.env], structure[s.env], suppressions, facts.get(s.env)) for s in stacks
+    ]
     version = scans[stacks[0].env].version
     version_problems(verdicts, version)
     by_env = {s.env: s for s in stacks}

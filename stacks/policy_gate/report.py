@@ -43,7 +43,8 @@ def table(verdicts: list[Verdict]) -> str:
 
 
 def problems(verdicts: list[Verdict], stacks: dict[str, StackFile]) -> list[str]:
-    """One line per failed check, structural error or suppression problem."""
+    """One line per failed check, structural error or suppression problem; a note for each
+    suppression of a failed check whose environment rule leaves this environment out."""
     lines = []
     for v in verdicts:
         lines += [f"{v.env}: structure: {p}" for p in v.structure]
@@ -51,6 +52,7 @@ def problems(verdicts: list[Verdict], stacks: dict[str, StackFile]) -> list[str]
             path = stacks[v.env].info(f.address).path
             detail = f" ({'; '.join(f.details)})" if f.details else ""
             lines.append(f"{v.env}: {f.check_id} {f.address} [{path}]: {f.check_name}{detail}")
+        lines += [f"{v.env}: note: {e.message(v.env)}" for e in v.excluded]
         lines += [f"{v.env}: {p}" for p in v.problems]
     return lines
 
@@ -81,6 +83,16 @@ def summary_document(verdicts: list[Verdict], version: str) -> dict[str, Any]:
                         "reason": s.suppression.reason,
                     }
                     for s in v.suppressed
+                ],
+                "excluded_by_rule": [
+                    {
+                        "check": e.suppression.check,
+                        "suppression": e.suppression.index,
+                        "environments": str(e.suppression.environments),
+                        "why": e.why,
+                        "resources": [f.address for f in e.findings],
+                    }
+                    for e in v.excluded
                 ],
                 "structure": v.structure,
                 "problems": v.problems,

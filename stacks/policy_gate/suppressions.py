@@ -4,25 +4,27 @@
 suppressions:
   - check: CKV_GCP_62
     resource: google_storage_bucket.handlers_sources_602D480E   # or a construct path
-    environments: [dev, staging, prod]
+    environments: {deploy_handlers: true}   # a rule, see selectors.py; or `all`
     reason: why this is accepted
 ```
 
 `resource` is a resource address or the construct path below the stack (`//`.metadata.path
 without the environment, e.g. `handlers/webhook/public-invoker`); shell-style wildcards are
-allowed in both. A suppression applies to the environments it lists only.
+allowed in both. A suppression applies to the environments its rule selects only; a rule
+that selects no environment file is an error.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
 
 import yaml
 
+from stacks.policy_gate.selectors import Facts, Selector, parse_selector
 from stacks.policy_gate.stackfile import ResourceInfo
 
 CHECK_ID = re.compile(r"^CKV2?_[A-Z0-9]+_\d+$")
@@ -39,8 +41,9 @@ class Suppression:
     index: int  # 1-based position in the file, for messages
     check: str
     resource: str
-    environments: tuple[str, ...]
+    environments: Selector
     reason: str
+    source: str = "policy/suppressions.yaml"  # the file, as messages name it
 
     @property
     def label(self) -> str:
@@ -51,18 +54,24 @@ class Suppression:
             info.path and fnmatchcase(info.path, self.resource)
         )
 
-    def applies(self, env: str, check_id: str, info: ResourceInfo) -> bool:
-        return env in self.environments and check_id == self.check and self.covers(info)
+    @property
+    def excerpt(self) -> str:
+        """The start of the reason, to recognise the entry in the file."""
+        return self.reason if len(self.reason) <= 60 else self.reason[:57].rstrip() + "..."
+
+    def applies(self, facts: Facts | None, check_id: str, info: ResourceInfo) -> bool:
+        return check_id == self.check and self.covers(info) and self.environments.matches(facts)
 
 
-def _entry(index: int, raw: object, known_envs: set[str]) -> tuple[Suppression | None, list[str]]:
+def _entry(
+    index: int, raw: object, known: Mapping[str, Facts], source: str
+) -> tuple[Suppression | None, list[str]]:
     where = f"suppression #{index}"
     if not isinstance(raw, dict):
         return None, [f"{where}: expected a mapping with {sorted(FIELDS)}"]
     errors = [f"{where}: unknown field {key!r}" for key in sorted(set(raw) - FIELDS)]
     check, resource = str(raw.get("check") or ""), str(raw.get("resource") or "")
     reason = " ".join(str(raw.get("reason") or "").split())
-    envs = raw.get("environments")
     if not CHECK_ID.match(check):
         errors.append(f"{where}: check {check!r} is not a checkov id (CKV_GCP_62, CKV_CIO_3)")
     if not resource:
@@ -72,19 +81,30 @@ def _entry(index: int, raw: object, known_envs: set[str]) -> tuple[Suppression |
             f"{where} ({check} on {resource or '?'}): a reason is required "
             f"(at least {MIN_REASON} characters saying why this is accepted)"
         )
-    if not isinstance(envs, list) or not envs or not all(isinstance(e, str) for e in envs):
-        errors.append(f"{where}: environments must be a non-empty list of environment names")
-        envs = []
-    unknown = sorted(set(envs) - known_envs)
-    if unknown:
-        errors.append(f"{where}: unknown environments {unknown}; known: {sorted(known_envs)}")
+    selector = Selector()
+    try:
+        selector = parse_selector(raw.get("environments"))
+    except ValueError as exc:
+        errors.append(f"{where} ({check} on {resource or '?'}): environments: {exc}")
+    else:
+        if known and not any(selector.matches(facts) for facts in known.values()):
+            errors.append(
+                f"{where} ({check} on {resource or '?'}): environments {selector} matches no "
+                f"environment file (known: {', '.join(sorted(known))}); remove the entry or "
+                "correct the rule"
+            )
     if errors:
         return None, errors
-    return Suppression(index, check, resource, tuple(envs), reason), []
+    return Suppression(index, check, resource, selector, reason, source), []
 
 
-def load_suppressions(path: Path, known_envs: Iterable[str]) -> list[Suppression]:
-    """Parse and validate the file; raises SuppressionError listing every problem."""
+def load_suppressions(
+    path: Path, known: Mapping[str, Facts], shown: str | None = None
+) -> list[Suppression]:
+    """Parse and validate the file; raises SuppressionError listing every problem.
+
+    `known`: the properties of every environment file, by name (see selectors.py);
+    `shown`: how messages name the file (default: `path`)."""
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:
@@ -94,9 +114,10 @@ def load_suppressions(path: Path, known_envs: Iterable[str]) -> list[Suppression
         entries = []
     if not isinstance(entries, list):
         raise SuppressionError(f"{path}: `suppressions` must be a list")
-    known, found, errors = set(known_envs), [], []
+    found: list[Suppression] = []
+    errors: list[str] = []
     for index, raw in enumerate(entries, start=1):
-        suppression, problems = _entry(index, raw, known)
+        suppression, problems = _entry(index, raw, known, shown or str(path))
         errors += problems
         if suppression is not None:
             found.append(suppression)
