@@ -38,6 +38,9 @@ RENAMED = {
     "kms_key": "kms_keys: one key per location, e.g. {europe-west1: projects/P/locations/"
     "europe-west1/keyRings/R/cryptoKeys/K} (Secret Manager, BigQuery and Pub/Sub each need "
     "a key in their own location)",
+    "transactional_topic": "handlers.<name>.enabled: a topic exists when a handler folder "
+    "consumes it (functions/<name>/handler.yaml `topic:`); turn one off per environment with "
+    "`handlers: {<name>: {enabled: false}}`",
 }
 RENAMED_BIGQUERY = {
     "table_expiration_days": "partition_expiration_days (rows are dropped per day "
@@ -60,6 +63,10 @@ class Strict(BaseModel):
 class HandlerScaling(Strict):
     """How one handler scales; the product max_instances x concurrency bounds in-flight calls."""
 
+    enabled: bool = Field(
+        default=True,
+        description="False: this environment gets neither the handler nor the topic it consumes.",
+    )
     min_instances: Annotated[int, Field(ge=0, le=100)] = 0
     max_instances: Annotated[int, Field(ge=1, le=1000)] = 5
     concurrency: Annotated[int, Field(ge=1, le=1000)] = 16
@@ -206,7 +213,6 @@ class Environment(Strict):
         description="False for the first deploy: platform and empty secrets only, "
         "handlers once the secret values are added.",
     )
-    transactional_topic: bool = False
     customerio: CustomerIoSettings = Field(default_factory=CustomerIoSettings)
     pubsub: PubsubSettings = Field(default_factory=PubsubSettings)
     handlers: dict[str, HandlerScaling] = Field(
@@ -324,6 +330,9 @@ class Environment(Strict):
 
     def scaling(self, handler: str) -> HandlerScaling:
         return self.handlers.get(handler) or HandlerScaling()
+
+    def enabled(self, handler: str) -> bool:
+        return self.scaling(handler).enabled
 
     def resource_name(self, purpose: str) -> str:
         """`cio-<env>-<purpose>`, the name of every resource."""

@@ -2,29 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from cio_shared.contract import dead_letter_of
+
 from stacks import cdk
 from stacks.config import Environment
 from stacks.naming import days, lifecycle
-
-DEAD_LETTER = "dead-letter"
-
-
-def dead_letter_of(purpose: str) -> str:
-    return f"{purpose}-{DEAD_LETTER}"
 
 
 class EventBus(cdk.Construct):
     """Topics by purpose (`track`, `track-dead-letter`, `webhook-events`, ...)."""
 
-    def __init__(self, scope: cdk.Construct, env: Environment, pubsub_agent: str) -> None:
+    def __init__(
+        self,
+        scope: cdk.Construct,
+        env: Environment,
+        pubsub_agent: str,
+        event_topics: Sequence[str],
+    ) -> None:
+        """`event_topics`: the topics the environment's handlers consume (their manifests)."""
         super().__init__(scope, "event-bus")
         self.env = env
         self.pubsub_agent = pubsub_agent
         self.topics: dict[str, cdk.PubsubTopic] = {}
         self.dead_letter_subscriptions: dict[str, cdk.PubsubSubscription] = {}
-        self.event_topics = ["identify", "track"] + (
-            ["transactional"] if env.transactional_topic else []
-        )
+        self.event_topics = sorted(set(event_topics))
         for purpose in self.event_topics:
             self._topic(purpose, "event-bus")
             self._dead_letter(purpose)

@@ -10,6 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from cio_shared import contract
+
 from stacks import cdk, identities
 from stacks.config import Environment
 from stacks.event_bus import EventBus
@@ -122,23 +124,32 @@ class Handlers(cdk.Construct):
         variables = dict(manifest.env)
         variables.update(
             {
-                "CIO_ENVIRONMENT": env.name,
-                "CIO_REGION": env.customerio.region,
-                "GOOGLE_CLOUD_PROJECT": env.project_id,
-                "CIO_TIMEOUT_SECONDS": f"{env.customerio.call_timeout_seconds:g}",
-                "CIO_BATCH_MAX_WAIT_MS": str(env.customerio.batch_max_wait_ms),
+                contract.ENVIRONMENT: env.name,
+                contract.REGION: env.customerio.region,
+                contract.PROJECT: env.project_id,
+                contract.CALL_TIMEOUT: f"{env.customerio.call_timeout_seconds:g}",
+                contract.BATCH_MAX_WAIT: str(env.customerio.batch_max_wait_ms),
                 # functions-framework's gunicorn threads (default 4 x cores) would otherwise
                 # cap the instance below its configured concurrency, and with it batching.
-                "THREADS": str(env.scaling(manifest.name).concurrency),
+                contract.THREADS: str(env.scaling(manifest.name).concurrency),
             }
         )
         for var, purpose in manifest.publishes.items():
-            variables[var] = f"projects/{env.project_id}/topics/{env.resource_name(purpose)}"
+            variables[var] = self._topic_path(purpose)
+        if manifest.topic:
+            variables[contract.SOURCE_TOPIC] = self._topic_path(manifest.topic)
+            variables[contract.DEAD_LETTER_TOPIC] = self._topic_path(
+                contract.dead_letter_of(manifest.topic)
+            )
+            variables[contract.TOPIC_ACTIONS] = ",".join(sorted(manifest.carries))
         if share is not None:
             per_instance = env.customerio.request_budget_per_second * share
             per_instance /= env.scaling(manifest.name).max_instances
-            variables["CIO_RATE_LIMIT_PER_SECOND"] = f"{per_instance:.3f}"
+            variables[contract.RATE_LIMIT] = f"{per_instance:.3f}"
         return dict(sorted(variables.items()))
+
+    def _topic_path(self, purpose: str) -> str:
+        return contract.topic_path(self.env.project_id, self.env.resource_name(purpose))
 
     def _handler(
         self, manifest: HandlerManifest, package: HandlerPackage, share: float | None
@@ -150,7 +161,10 @@ class Handlers(cdk.Construct):
         grants: list[cdk.TerraformElement] = [
             self.secrets.grant_access(scope, logical, member) for logical in manifest.secret_names()
         ]
-        for var, purpose in sorted(manifest.publishes.items()):
+        publishes = dict(manifest.publishes)
+        if manifest.topic:  # dead-lettering is the handler's own publish
+            publishes[contract.DEAD_LETTER_TOPIC] = contract.dead_letter_of(manifest.topic)
+        for var, purpose in sorted(publishes.items()):
             if purpose not in self.bus.topics:
                 raise ValueError(
                     f"functions/{manifest.name}/handler.yaml: publishes.{var}: no topic "

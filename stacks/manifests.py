@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
+from cio_shared import contract
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from stacks.config import SECRET_NAMES
@@ -20,15 +21,9 @@ SECRETS = SECRET_NAMES
 PREVIOUS = "@previous"  # `<secret>@previous`: the version pinned in the environment file
 ENV_VAR = r"^[A-Z][A-Z0-9_]*$"
 HANDLER_NAME = re.compile(r"^[a-z][a-z0-9-]{1,14}$")
-RESERVED_ENV = {
-    "CIO_ENVIRONMENT",
-    "CIO_REGION",
-    "GOOGLE_CLOUD_PROJECT",
-    "CIO_RATE_LIMIT_PER_SECOND",
-    "CIO_TIMEOUT_SECONDS",
-    "CIO_BATCH_MAX_WAIT_MS",
-    "THREADS",
-}
+TOPIC_NAME = r"^[a-z][a-z0-9-]{1,20}$"
+RESERVED_ENV = frozenset(contract.INJECTED_VARIABLES)
+Action = Literal[contract.MESSAGE_ACTIONS]  # type: ignore[valid-type]
 
 
 class HandlerManifest(BaseModel):
@@ -38,7 +33,16 @@ class HandlerManifest(BaseModel):
     entry_point: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     description: str = ""
     trigger: Literal["pubsub_push", "http_public"]
-    topic: Literal["identify", "track", "transactional"] | None = None
+    topic: Annotated[str, Field(pattern=TOPIC_NAME)] | None = Field(
+        default=None,
+        description="pubsub_push only: the event topic it consumes; the stack creates it "
+        "(`<prefix>-<env>-<topic>`), its dead-letter topic and the push subscription.",
+    )
+    carries: list[Action] = Field(
+        default_factory=list,
+        description="pubsub_push only: the message actions the topic carries (the handler "
+        "refuses others as schema_invalid); injected as CIO_TOPIC_ACTIONS.",
+    )
     calls_track_api: bool = False
     ordered: bool = Field(
         default=False,
@@ -62,8 +66,13 @@ class HandlerManifest(BaseModel):
             )
         if self.trigger == "pubsub_push" and self.topic is None:
             raise ValueError("topic: a pubsub_push handler names the topic it consumes")
-        if self.trigger == "http_public" and self.topic is not None:
-            raise ValueError("topic: only pubsub_push handlers consume a topic")
+        if self.trigger == "pubsub_push" and not self.carries:
+            raise ValueError(
+                "carries: a pubsub_push handler lists the message actions its topic carries "
+                f"(any of {list(contract.MESSAGE_ACTIONS)})"
+            )
+        if self.trigger == "http_public" and (self.topic is not None or self.carries):
+            raise ValueError("topic, carries: only pubsub_push handlers consume a topic")
         names = [*self.secrets, *self.publishes, *self.env]
         for var in names:
             if not re.match(ENV_VAR, var):

@@ -37,6 +37,7 @@ class PlatformStack(cdk.TerraformStack):
     ) -> None:
         super().__init__(scope, env.name)
         self.env = env
+        manifests = [m for m in manifests if env.enabled(m.name)]
         cdk.GoogleProvider(self, "google", project=env.project_id, region=env.region)
         cdk.TimeProvider(self, "time")
         cdk.GcsBackend(
@@ -47,7 +48,7 @@ class PlatformStack(cdk.TerraformStack):
         number = self._project_number()
         agent = service_agents.agent_email("pubsub", number)
         secrets = Secrets(self, env)
-        bus = EventBus(self, env, agent)
+        bus = EventBus(self, env, agent, [str(m.topic) for m in manifests if m.topic])
         public_invokers: set[str] = set()
         delivery: list[cdk.PubsubSubscription] = []
         if env.deploy_handlers:
@@ -57,13 +58,6 @@ class PlatformStack(cdk.TerraformStack):
             public_invokers = handlers.public_invokers
             delivery += handlers.push_subscriptions.values()
             self._handler_outputs(handlers)
-            unconsumed = sorted(set(bus.event_topics) - {str(m.topic) for m in manifests})
-            if unconsumed:
-                raise ValueError(
-                    f"environments/{env.name}.yaml: topic(s) {unconsumed} have no handler "
-                    "consuming them, so published events would go nowhere; add a handler "
-                    "folder for them or disable the topic"
-                )
         analytics = Analytics(self, env, bus, tree.analytics_dir)
         delivery.append(analytics.subscription)
         Monitoring(self, env, [str(s.name_input) for s in delivery])

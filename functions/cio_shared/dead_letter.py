@@ -17,11 +17,6 @@ from cio_shared.decisions import Outcome
 MAX_ATTRIBUTE_BYTES = 1024  # Pub/Sub's limit for one attribute value
 
 
-def source_topic_path(project: str, environment: str, topic: str) -> str:
-    """The topic a handler consumes, by the naming convention `cio-<env>-<topic>`."""
-    return f"projects/{project}/topics/cio-{environment}-{topic}"
-
-
 def _clip(text: str, limit: int = MAX_ATTRIBUTE_BYTES) -> str:
     encoded = text.encode("utf-8")
     if len(encoded) <= limit:

@@ -18,7 +18,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from cio_shared.dead_letter import DeadLetterPublisher, dead_letter_attributes, source_topic_path
+from cio_shared import contract
+from cio_shared.dead_letter import DeadLetterPublisher, dead_letter_attributes
 from cio_shared.decisions import Decision, Outcome, permanent, retry
 from cio_shared.logs import StructuredLogger, get_logger
 from cio_shared.messages import (
@@ -30,7 +31,7 @@ from cio_shared.messages import (
 )
 from cio_shared.push import EnvelopeError, PushMessage, parse_push
 from cio_shared.senders import Sender, build_sender
-from cio_shared.settings import Settings
+from cio_shared.settings import Settings, SettingsError
 from cio_shared.track_client import TrackClient
 
 RETRY_STATUS = 503
@@ -58,11 +59,20 @@ class DeliveryHandler:
         sender: Sender,
         dead_letters: DeadLetterPublisher,
         source_topic: str,
+        actions: frozenset[str] | None = None,
         logger: StructuredLogger | None = None,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
-        if topic not in TOPIC_ACTIONS:
-            raise ValueError(f"unknown topic {topic!r}; expected one of {sorted(TOPIC_ACTIONS)}")
+        """`actions`: what the topic carries (the manifest's `carries`, injected by the stack);
+        the contract's own topics default to theirs."""
+        actions = actions or TOPIC_ACTIONS.get(topic)
+        if not actions:
+            raise SettingsError(
+                f"topic {topic!r}: no {contract.TOPIC_ACTIONS} set and not one of the "
+                f"contract's topics {sorted(TOPIC_ACTIONS)}; declare `carries:` in the "
+                "handler's manifest (the stack injects it)"
+            )
+        self.actions = actions
         self.handler = handler
         self.topic = topic
         self.sender = sender
@@ -123,7 +133,7 @@ class DeliveryHandler:
             if any(error["type"] == "json_invalid" for error in exc.errors()):
                 return permanent("invalid_json", "message data is not valid UTF-8 JSON")
             return permanent("schema_invalid", _describe(exc))
-        if message.action not in TOPIC_ACTIONS[self.topic]:
+        if message.action not in self.actions:
             return permanent(
                 "wrong_topic",
                 f"action {message.action!r} is not accepted on the {self.topic} topic",
@@ -177,5 +187,12 @@ def build_handler(
         topic=topic,
         sender=build_sender(settings, client),
         dead_letters=DeadLetterPublisher(settings.dead_letter_topic),
-        source_topic=source_topic_path(settings.project, settings.environment, topic),
+        source_topic=settings.source_topic or local_source_topic(settings, topic),
+        actions=settings.topic_actions,
     )
+
+
+def local_source_topic(settings: Settings, topic: str) -> str:
+    """Outside the cloud (no CIO_SOURCE_TOPIC), the default-prefix name of the topic."""
+    name = contract.resource_name(contract.DEFAULT_PREFIX, settings.environment, topic)
+    return contract.topic_path(settings.project, name)

@@ -24,6 +24,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
+from cio_shared.contract import EVENT_ACTIONS, PERSON_ACTIONS
 from cio_shared.ids import ULID_PATTERN
 
 SCHEMA_VERSION = 1
@@ -37,16 +38,6 @@ MAX_TIMESTAMP = 4_102_444_800
 MAX_OPERATION_BYTES = 32_000
 MAX_BATCH_BYTES = 500_000
 
-EVENT_ACTIONS = ("event", "page", "screen")
-PERSON_ACTIONS = (
-    "identify",
-    "add_device",
-    "delete_device",
-    "suppress",
-    "unsuppress",
-    "delete",
-    "merge",
-)
 # Which topic carries which actions: person state on identify, behaviour on track.
 TOPIC_ACTIONS: dict[str, frozenset[str]] = {
     "track": frozenset(EVENT_ACTIONS),

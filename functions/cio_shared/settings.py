@@ -11,12 +11,12 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from cio_shared import contract
+from cio_shared.contract import TRACK_URLS
 from cio_shared.env_reader import EnvReader, SettingsError
 from cio_shared.google_clients import project_id, topic_path
 
 __all__ = ["TRACK_URLS", "Settings", "SettingsError"]
-
-TRACK_URLS = {"us": "https://track.customer.io", "eu": "https://track-eu.customer.io"}
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,8 @@ class Settings:
     track_api_key: str
     track_url: str
     dead_letter_topic: str
+    source_topic: str = ""
+    topic_actions: frozenset[str] = frozenset()
     project: str = "local-project"
     timeout_seconds: float = 5.0
     rate_limit_per_second: float = 0.0
@@ -48,7 +50,9 @@ class Settings:
             site_id=reader.required("CIO_SITE_ID"),
             track_api_key=reader.required("CIO_TRACK_API_KEY"),
             track_url=_track_url(reader),
-            dead_letter_topic=topic_path(project, reader.required("CIO_DEAD_LETTER_TOPIC")),
+            dead_letter_topic=topic_path(project, reader.required(contract.DEAD_LETTER_TOPIC)),
+            source_topic=_optional_topic(project, reader.optional(contract.SOURCE_TOPIC)),
+            topic_actions=_actions(reader.optional(contract.TOPIC_ACTIONS)),
             timeout_seconds=reader.number("CIO_TIMEOUT_SECONDS", 5.0, minimum=0.1),
             rate_limit_per_second=reader.number("CIO_RATE_LIMIT_PER_SECOND", 0.0, minimum=0.0),
             rate_limit_max_wait_ms=int(
@@ -62,6 +66,22 @@ class Settings:
             project=project,
         )
         return settings
+
+
+def _optional_topic(project: str, value: str | None) -> str:
+    return topic_path(project, value) if value else ""
+
+
+def _actions(value: str | None) -> frozenset[str]:
+    """`CIO_TOPIC_ACTIONS` (from the manifest's `carries`), checked against the contract."""
+    actions = frozenset(a.strip() for a in (value or "").split(",") if a.strip())
+    unknown = sorted(actions - set(contract.MESSAGE_ACTIONS))
+    if unknown:
+        raise SettingsError(
+            f"{contract.TOPIC_ACTIONS} names unknown action(s) {unknown}; "
+            f"known: {list(contract.MESSAGE_ACTIONS)}"
+        )
+    return actions
 
 
 def _track_url(reader: EnvReader) -> str:

@@ -7,20 +7,19 @@ from pathlib import Path
 
 import pytest
 import yaml
+from cio_shared import contract
+from cio_shared.messages import TOPIC_ACTIONS
 
 REPO = Path(__file__).resolve().parents[2]
-STACK_INJECTED = {
-    "CIO_ENVIRONMENT", "CIO_REGION", "GOOGLE_CLOUD_PROJECT", "CIO_RATE_LIMIT_PER_SECOND",
-    "CIO_TIMEOUT_SECONDS", "CIO_BATCH_MAX_WAIT_MS", "THREADS",
-}  # fmt: skip
+STACK_INJECTED = set(contract.INJECTED_VARIABLES)
 KEYS = {
     "entry_point",
     "description",
     "trigger",
     "topic",
+    "carries",
     "calls_track_api",
     "secrets",
-    "publishes",
     "env",
 }
 
@@ -45,7 +44,7 @@ def test_manifest_follows_the_design_format(name):
     )
     assert manifest["calls_track_api"] is True
     assert manifest["secrets"] == {"CIO_SITE_ID": "site-id", "CIO_TRACK_API_KEY": "track-api-key"}
-    assert manifest["publishes"] == {"CIO_DEAD_LETTER_TOPIC": f"{name}-dead-letter"}
+    assert set(manifest["carries"]) == TOPIC_ACTIONS[name], "the manifest says what it carries"
     assert all(isinstance(v, str) for v in manifest["env"].values())
     assert not STACK_INJECTED & set(manifest["env"]), "the stack injects these itself"
 

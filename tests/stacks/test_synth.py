@@ -11,6 +11,7 @@ import yaml
 from stacks.aspects import label_attribute  # noqa: F401  (import check: aspects load without synth)
 from stacks.config import load_environments
 from stacks.inventory import inventory
+from stacks.manifests import discover
 from tests.stacks.template import Template
 
 ENVS = ["dev", "staging", "prod"]
@@ -41,7 +42,16 @@ def environment(name: str):  # type: ignore[no-untyped-def]
     return next(e for e in load_environments() if e.name == name)
 
 
+REPO = Path(__file__).resolve().parents[2]
 INVENTORY = Path(__file__).parent / "inventory"
+
+
+def consumed_topics(env_name: str) -> list[str]:
+    """The event topics an environment gets: those its enabled handler folders consume."""
+    env = environment(env_name)
+    return sorted(
+        str(m.topic) for m in discover(REPO / "functions") if m.topic and env.enabled(m.name)
+    )
 
 
 def test_inventory(template: Template, env_name: str) -> None:
@@ -99,8 +109,7 @@ def test_every_event_topic_has_a_kept_dead_letter_topic(template: Template, env_
         for s in template.resources("google_pubsub_subscription").values()
         if "push_config" not in s and "bigquery_config" not in s
     }
-    extra = ["transactional"] if environment(env_name).transactional_topic else []
-    sources = ["identify", "track", "webhook-events", *extra]
+    sources = [*consumed_topics(env_name), "webhook-events"]
     for source in sources:
         assert f"cio-{env_name}-{source}" in topics
         assert f"cio-{env_name}-{source}-dead-letter" in topics
@@ -203,7 +212,7 @@ def test_producers_may_only_publish_to_event_topics(template: Template, env_name
             if g["member"] == principal
         ]
         assert {g["role"] for g in grants} == {"roles/pubsub.publisher"}
-        assert len(grants) == (3 if env.transactional_topic else 2)
+        assert len(grants) == len(consumed_topics(env.name))
     project_members = {
         m["member"] for m in template.resources("google_project_iam_member").values()
     }

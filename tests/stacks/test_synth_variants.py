@@ -49,10 +49,21 @@ def test_first_deploy_has_platform_and_empty_secrets_but_no_handlers(tmp_path: P
     ]
 
 
-def test_an_event_topic_without_a_handler_fails_synth(tmp_path: Path) -> None:
-    folder = dev_with(tmp_path, "dev", transactional_topic=True)
-    with pytest.raises(ValueError, match=r"\['transactional'\] have no handler consuming them"):
-        synth(load_environments(folder=folder), tmp_path / "out")
+def test_a_disabled_handler_takes_its_topic_with_it(tmp_path: Path) -> None:
+    handlers = yaml.safe_load((REPO / "environments" / "dev.yaml").read_text())["handlers"]
+    handlers["track"] = {**handlers["track"], "enabled": False}
+    folder = dev_with(tmp_path, "dev", handlers=handlers)
+    template = Template.from_file(synth(load_environments(folder=folder), tmp_path / "out")["dev"])
+    assert not template.find("google_cloudfunctions2_function", name="cio-dev-track")
+    topics = {t["name"] for t in template.resources("google_pubsub_topic").values()}
+    assert "cio-dev-track" not in topics and "cio-dev-identify" in topics
+
+
+def test_the_old_topic_flag_points_at_the_handler_switch(tmp_path: Path) -> None:
+    from stacks.config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"transactional_topic: renamed; use handlers"):
+        load_environments(folder=dev_with(tmp_path, "dev", transactional_topic=True))
 
 
 def _break_rules(stack: PlatformStack) -> None:

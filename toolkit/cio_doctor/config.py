@@ -64,7 +64,8 @@ class EnvFile:
     cio_region: str = "us"
     request_budget_per_second: int = DEFAULT_BUDGET_PER_SECOND
     handlers: tuple[str, ...] = ()
-    transactional_topic: bool = False
+    # the event topics the deployed handlers consume (their manifests' `topic:`)
+    event_topics: tuple[str, ...] = ("identify", "track")
     error_rate_threshold: float = 0.05
     # logical secret -> version still accepted during a rotation (previous_secret_versions)
     previous_versions: tuple[tuple[str, str], ...] = ()
@@ -82,6 +83,20 @@ def environments_dir() -> Path:
     if local.is_dir():
         return local
     return Path(__file__).resolve().parents[2] / "environments"
+
+
+def _event_topics(functions: Path, settings: dict[str, Any]) -> tuple[str, ...]:
+    """Topics of the handler manifests beside the environment files, less disabled handlers;
+    the contract's two topics when no handler folders are at hand."""
+    import yaml
+
+    topics = set()
+    for manifest in functions.glob("*/handler.yaml"):
+        enabled = (settings.get(manifest.parent.name) or {}).get("enabled", True)
+        topic = (yaml.safe_load(manifest.read_text(encoding="utf-8")) or {}).get("topic")
+        if topic and enabled:
+            topics.add(str(topic))
+    return tuple(sorted(topics)) or ("identify", "track")
 
 
 def load_env_file(env: str) -> EnvFile:
@@ -118,7 +133,7 @@ def load_env_file(env: str) -> EnvFile:
                 cio.get("request_budget_per_second", DEFAULT_BUDGET_PER_SECOND)
             ),
             handlers=tuple(sorted(handlers)),
-            transactional_topic=bool(raw.get("transactional_topic", False)),
+            event_topics=_event_topics(path.parent.parent / "functions", handlers),
             previous_versions=tuple(sorted((str(k), str(v)) for k, v in previous.items())),
             error_rate_threshold=float(monitoring.get("error_rate_threshold", 0.05)),
         )

@@ -32,8 +32,7 @@ class Target:
         name = purpose if purpose.startswith(f"{self.prefix}-") else f"{self.prefix}-{purpose}"
         return f"projects/{self.project}/subscriptions/{name}"
 
-    def default_purposes(self, transactional: bool) -> list[str]:
-        topics = ["identify", "track"] + (["transactional"] if transactional else [])
+    def default_purposes(self, topics: tuple[str, ...]) -> list[str]:
         return [f"{t}{DEAD_LETTER_SUFFIX}" for t in topics]
 
     def source_topic(self, message: DeadLetter) -> str:
@@ -63,7 +62,8 @@ def target_for(env: EnvFile | None, prefix: str | None = None, wait: float = 2.0
 
 
 def subscriptions(target: Target, env: EnvFile | None, chosen: Sequence[str]) -> list[str]:
-    purposes = list(chosen) or target.default_purposes(bool(env and env.transactional_topic))
+    topics = env.event_topics if env else ("identify", "track")
+    purposes = list(chosen) or target.default_purposes(topics)
     return [target.subscription(p) for p in purposes]
 
 

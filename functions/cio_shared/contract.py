@@ -1,0 +1,75 @@
+"""The names and lists that cross parts: stacks, handlers, toolkit and docs read them here.
+
+Dependency-free on purpose (standard library only): the stacks import this one module of the
+shared library (tests/test_architecture.py allows nothing else), so a name is written once.
+"""
+
+from __future__ import annotations
+
+# --- Naming -------------------------------------------------------------------------------
+DEFAULT_PREFIX = "cio"
+DEAD_LETTER_SUFFIX = "dead-letter"
+
+
+def resource_name(prefix: str, environment: str, purpose: str) -> str:
+    """`<prefix>-<env>-<purpose>`, the name of every resource."""
+    return f"{prefix}-{environment}-{purpose}"
+
+
+def dead_letter_of(purpose: str) -> str:
+    """The dead-letter topic (and pull subscription) purpose of a topic purpose."""
+    return f"{purpose}-{DEAD_LETTER_SUFFIX}"
+
+
+def topic_path(project: str, topic_name: str) -> str:
+    return f"projects/{project}/topics/{topic_name}"
+
+
+# --- Secrets: logical name -> Secret Manager id `<prefix>-<env>-<logical>` ---------------------
+SECRET_NAMES = ("site-id", "track-api-key", "app-api-key", "webhook-signing-key")
+
+# --- Message actions and the event topics that carry them ------------------------------------
+EVENT_ACTIONS = ("event", "page", "screen")
+PERSON_ACTIONS = (
+    "identify",
+    "add_device",
+    "delete_device",
+    "suppress",
+    "unsuppress",
+    "delete",
+    "merge",
+)
+MESSAGE_ACTIONS = (*EVENT_ACTIONS, *PERSON_ACTIONS)
+
+# --- Variables the stack injects into every handler (a manifest must not set them) ----------
+ENVIRONMENT = "CIO_ENVIRONMENT"
+REGION = "CIO_REGION"
+PROJECT = "GOOGLE_CLOUD_PROJECT"
+RATE_LIMIT = "CIO_RATE_LIMIT_PER_SECOND"
+CALL_TIMEOUT = "CIO_TIMEOUT_SECONDS"
+BATCH_MAX_WAIT = "CIO_BATCH_MAX_WAIT_MS"
+THREADS = "THREADS"
+# Pub/Sub-push handlers only: the topic they consume, its dead-letter topic, and the actions
+# their manifest says the topic carries (comma-separated).
+SOURCE_TOPIC = "CIO_SOURCE_TOPIC"
+DEAD_LETTER_TOPIC = "CIO_DEAD_LETTER_TOPIC"
+TOPIC_ACTIONS = "CIO_TOPIC_ACTIONS"
+INJECTED_VARIABLES = (
+    ENVIRONMENT,
+    REGION,
+    PROJECT,
+    RATE_LIMIT,
+    CALL_TIMEOUT,
+    BATCH_MAX_WAIT,
+    THREADS,
+    SOURCE_TOPIC,
+    DEAD_LETTER_TOPIC,
+    TOPIC_ACTIONS,
+)
+
+# --- Customer.io region hosts ------------------------------------------------------------
+TRACK_URLS = {"us": "https://track.customer.io", "eu": "https://track-eu.customer.io"}
+APP_URLS = {"us": "https://api.customer.io", "eu": "https://api-eu.customer.io"}
+
+# --- Decisions: one per delivery, in every handler's log line (`jsonPayload.decision`) ------
+DECISIONS = ("delivered", "retry", "dead_lettered", "quarantined", "accepted", "rejected")
