@@ -95,7 +95,7 @@ class PlatformStack(cdk.TerraformStack):
                 self,
                 "kms_key_users_required",
                 value={key: sorted(members) for key, members in sorted(users.items())},
-                description=f"Key -> members that need {service_agents.ENCRYPTER_ROLE} on it",
+                description=f"Key -> members that need {service_agents.ENCRYPTER_DECRYPTER} on it",
             )
 
     def _project_number(self) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from stacks.preflight.agents import ENCRYPTER_DECRYPTER, agent_for
+from stacks.service_agents import ENCRYPTER_DECRYPTER, agent_for
 from stacks.preflight.checks.common import could_not_check
 from stacks.preflight.clients import Clients
 from stacks.preflight.errors import is_not_found
