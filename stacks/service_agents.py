@@ -54,7 +54,6 @@ def agent_for(service: str) -> ServiceAgent:
     return AGENTS[service]
 
 
-
 def agent_email(service: str, project_number: str) -> str:
     """The service agent of `service` (pubsub, secretmanager, bigquery) in that project."""
     return AGENTS[service].email(project_number)

@@ -11,12 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from stacks.service_agents import ENCRYPTER_DECRYPTER, agent_for
 from stacks.preflight.checks.common import could_not_check
 from stacks.preflight.clients import Clients
 from stacks.preflight.errors import is_not_found
 from stacks.preflight.results import Result, fail, ok, unchecked
 from stacks.preflight.target import Target
+from stacks.service_agents import ENCRYPTER_DECRYPTER, agent_for
 
 CHECK = "cmek"
 ENABLED = 1  # google.cloud.kms.v1.CryptoKeyVersion.CryptoKeyVersionState
