@@ -68,12 +68,12 @@ class PlatformStack(cdk.TerraformStack):
         cdk.Aspects.of(self).add(self.rules)
 
     def _handler_outputs(self, handlers: Handlers) -> None:
-        for name, function in handlers.functions.items():
-            if name in handlers.public_handlers:
+        for name, handler in handlers.handlers.items():
+            if handler.manifest.public:
                 cdk.TerraformOutput(
                     self,
                     f"{name}_url",
-                    value=function.service_config.uri,
+                    value=handler.function.service_config.uri,
                     description=f"Public URL of the {name} handler (Customer.io's webhook URL)",
                 )
 
