@@ -52,8 +52,9 @@ policy: venv checkov-venv ## run checkov and the project checks over cdktf.out
 inventory: synth ## regenerate tests/stacks/inventory/<env>.yaml from the synthesized stacks
 	$(BIN)/python -m stacks.inventory
 
-schema: venv ## regenerate environments/schema.json from the config model
+schema: venv ## regenerate environments/schema.json and functions/handler.schema.json from the models
 	$(BIN)/cio-platform schema > environments/schema.json
+	$(BIN)/cio-platform schema --manifest > functions/handler.schema.json
 
 lint: venv ## ruff and mypy
 	$(BIN)/ruff check .

@@ -67,9 +67,18 @@ def synth(
 
 
 @app.command()
-def schema() -> None:
-    """Print the JSON Schema of environment files (environments/schema.json)."""
-    json.dump(json_schema(), sys.stdout, indent=2, sort_keys=True)
+def schema(
+    manifest: Annotated[
+        bool, typer.Option("--manifest", help="handler.yaml's schema instead")
+    ] = False,
+) -> None:
+    """Print the JSON Schema of environment files (environments/schema.json), or with
+    --manifest of handler manifests (functions/handler.schema.json)."""
+    from stacks.manifests import manifest_schema
+
+    json.dump(
+        manifest_schema() if manifest else json_schema(), sys.stdout, indent=2, sort_keys=True
+    )
     sys.stdout.write("\n")
 
 

@@ -402,10 +402,15 @@ def load_environments(
     return [load_environment(folder / f"{name}.yaml") for name in names]
 
 
-def json_schema() -> dict[str, object]:
-    schema = Environment.model_json_schema()
-    schema["properties"].pop("name", None)  # type: ignore[attr-defined]
-    schema["required"] = [r for r in schema.get("required", []) if r != "name"]  # type: ignore[attr-defined]
+def editor_schema(model: type[BaseModel], title: str) -> dict[str, object]:
+    """The model's JSON Schema for editors; `name` comes from the file or folder name."""
+    schema = model.model_json_schema()
+    schema["properties"].pop("name", None)
+    schema["required"] = [r for r in schema.get("required", []) if r != "name"]
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["title"] = "Customer.io platform environment"
+    schema["title"] = title
     return schema
+
+
+def json_schema() -> dict[str, object]:
+    return editor_schema(Environment, "Customer.io platform environment")

@@ -13,7 +13,7 @@ import yaml
 from cio_shared import contract
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from stacks.config import SECRET_NAMES
+from stacks.config import SECRET_NAMES, editor_schema
 
 MANIFEST = "handler.yaml"
 DEFAULT_FUNCTIONS = Path(__file__).resolve().parent.parent / "functions"
@@ -96,6 +96,11 @@ class HandlerManifest(BaseModel):
     @property
     def public(self) -> bool:
         return self.trigger == "http_public"
+
+
+def manifest_schema() -> dict[str, object]:
+    """functions/handler.schema.json: what editors check `handler.yaml` files against."""
+    return editor_schema(HandlerManifest, "Customer.io platform handler manifest")
 
 
 class ManifestError(Exception):

@@ -17,6 +17,9 @@ class Template:
         return cls(json.loads(path.read_text(encoding="utf-8")))
 
     def resources(self, rtype: str) -> dict[str, dict[str, Any]]:
+        """Resources of a type; `data.<type>` for data sources."""
+        if rtype.startswith("data."):
+            return dict(self.data.get("data", {}).get(rtype.removeprefix("data."), {}))
         return dict(self.data.get("resource", {}).get(rtype, {}))
 
     def resource_count_is(self, rtype: str, count: int) -> None:
