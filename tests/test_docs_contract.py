@@ -6,7 +6,6 @@ import re
 from pathlib import Path
 
 import pytest
-
 from cio_shared import contract
 
 REPO = Path(__file__).resolve().parents[1]
