@@ -54,9 +54,7 @@ class Selector:
         return "{" + ", ".join(f"{k}: {str(v).lower()}" for k, v in self.wanted) + "}"
 
     def matches(self, facts: Facts | None) -> bool:
-        """`facts` is None for a stack without an environment file: only `all` covers it."""
-        if not self.wanted:
-            return True
+        """`facts` is None for a stack without an environment file: no rule selects it."""
         return facts is not None and all(facts[k] == v for k, v in self.wanted)
 
     def mismatch(self, facts: Facts | None) -> str:

@@ -3,11 +3,13 @@ one fails the gate."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from stacks.config import environment_files
 from stacks.policy_gate.scanner import Finding, ScanResult
 from stacks.policy_gate.selectors import PROPERTIES, environment_facts
 from stacks.policy_gate.stackfile import ResourceInfo, StackFile
@@ -35,6 +37,10 @@ def stale_and_unused(tmp_path_factory: pytest.TempPathFactory) -> GateRun:
     """One stack whose only resource passes every check, and two bad suppressions."""
     outdir = tmp_path_factory.mktemp("cdktf.out-suppressions")
     write_stack(outdir, "fabnokms", document("fabnokms", no_kms_stack("fabnokms")))
+    environments = outdir / "environments"
+    environments.mkdir()
+    any_file = environment_files(ENVIRONMENTS)[0]  # the rules below select `all`
+    shutil.copyfile(any_file, environments / "fabnokms.yaml")
     suppressions = write_suppressions(
         outdir / "suppressions.yaml",
         [
@@ -43,7 +49,10 @@ def stale_and_unused(tmp_path_factory: pytest.TempPathFactory) -> GateRun:
         ],
     )
     reports = tmp_path_factory.mktemp("reports-suppressions")
-    return run_gate(outdir, reports, "--env", "fabnokms", "--suppressions", str(suppressions))
+    return run_gate(
+        outdir, reports, "--env", "fabnokms", "--suppressions", str(suppressions),
+        "--environments", str(environments),
+    )  # fmt: skip
 
 
 def test_stale_suppression_fails_the_gate(stale_and_unused: GateRun) -> None:
@@ -114,7 +123,8 @@ def test_rules_select_environments_by_what_their_file_sets(tmp_path: Path) -> No
         "{kms: false}",
         "{kms: true, protected: true}",
     ]
-    assert every.environments.matches(SMALL) and every.environments.matches(None)
+    assert every.environments.matches(SMALL) and every.environments.matches(BIG)
+    assert every.environments.mismatch(None) == "it has no environment file"
     assert without_kms.environments.matches(SMALL)
     assert not without_kms.environments.matches(BIG)
     assert without_kms.environments.mismatch(BIG) == "it sets kms_keys"
