@@ -52,6 +52,9 @@ EXPECTATIONS: list[tuple[str, str, str]] = [
     ("CKV_CIO_10", "google_pubsub_subscription.bad_push_no_oidc", "FAILED"),
     ("CKV_CIO_11", "google_cloudfunctions2_function.good_internal_function", "PASSED"),
     ("CKV_CIO_11", "google_cloudfunctions2_function.bad_default_account_function", "FAILED"),
+    ("CKV_CIO_12", "google_service_account_iam_member.good_push_token_creator", "PASSED"),
+    ("CKV_CIO_12", "google_service_account_iam_member.bad_act_as", "FAILED"),
+    ("CKV_CIO_12", "google_project_iam_member.bad_project_token_creator", "FAILED"),
 ]
 
 
@@ -153,6 +156,18 @@ def checks_stack(env: str) -> dict[str, dict[str, Any]]:
         "google_project_iam_member": {
             "bad_project_editor": {"project": "acme-fab", "role": "roles/editor",
                                    "member": f"serviceAccount:{SERVICE_ACCOUNT}"},
+            "bad_project_token_creator": {
+                "project": "acme-fab", "role": "roles/iam.serviceAccountTokenCreator",
+                "member": "serviceAccount:service-1@gcp-sa-pubsub.iam.gserviceaccount.com"},
+        },
+        "google_service_account_iam_member": {
+            "good_push_token_creator": {
+                "service_account_id": f"projects/acme-fab/serviceAccounts/{SERVICE_ACCOUNT}",
+                "role": "roles/iam.serviceAccountTokenCreator",
+                "member": "serviceAccount:service-1@gcp-sa-pubsub.iam.gserviceaccount.com"},
+            "bad_act_as": {
+                "service_account_id": f"projects/acme-fab/serviceAccounts/{SERVICE_ACCOUNT}",
+                "role": "roles/iam.serviceAccountUser", "member": "user:someone@acme.example"},
         },
         "google_secret_manager_secret": {
             "good_secret_cmek": {
