@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from stacks.config import ConfigError, json_schema, load_all, load_environment
+from tests.support.environments import environment_names
 
 REPO = Path(__file__).resolve().parents[2]
 ENVIRONMENTS = REPO / "environments"
@@ -36,10 +37,12 @@ def error_for(path: Path) -> str:
 
 def test_the_repository_environments_load() -> None:
     envs = {env.name: env for env in load_all(ENVIRONMENTS)}
-    assert set(envs) == {"dev", "staging", "prod"}
-    assert envs["prod"].protected and not envs["dev"].protected
-    assert envs["prod"].resource_name("track") == "cio-prod-track"
-    assert envs["dev"].dataset_name("analytics") == "cio_dev_analytics"
+    assert sorted(envs) == environment_names()
+    for name, env in envs.items():
+        raw = yaml.safe_load((ENVIRONMENTS / f"{name}.yaml").read_text())
+        assert env.protected is bool(raw.get("protected", False))
+        assert env.resource_name("track") == f"cio-{name}-track"
+        assert env.dataset_name("analytics") == f"cio_{name}_analytics"
 
 
 def test_unknown_key_names_file_and_key(tmp_path: Path) -> None:
@@ -140,4 +143,5 @@ def test_cli_validate_accepts_the_repository() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert "prod: ok" in result.stdout
+    for name in environment_names():
+        assert f"{name}: ok" in result.stdout

@@ -13,10 +13,11 @@ from stacks.config import load_environments
 from stacks.inventory import inventory
 from stacks.manifests import discover
 from tests.stacks.template import Template
+from tests.support.environments import environment_names
 
-ENVS = ["dev", "staging", "prod"]
+ENVS = environment_names()
 PUSH_HANDLERS = {"track": "track", "identify": "identify"}
-NAME = re.compile(r"^cio-(dev|staging|prod)-[a-z0-9-]+$")
+NAME = re.compile(rf"^cio-({'|'.join(ENVS)})-[a-z0-9-]+$")
 LABELLABLE_WITH_LABELS = {
     "google_pubsub_topic",
     "google_pubsub_subscription",
@@ -166,29 +167,31 @@ def test_secrets_are_granted_per_handler(template: Template, env_name: str) -> N
     template.resource_count_is("google_secret_manager_secret_version", 0)
 
 
-def test_secret_replication_and_cmek(templates: dict[str, Template]) -> None:
-    dev = templates["dev"].resources("google_secret_manager_secret").values()
-    assert all(s["replication"] == {"auto": {}} for s in dev)
-    prod = templates["prod"].resources("google_secret_manager_secret").values()
-    for secret in prod:
-        replicas = secret["replication"]["user_managed"]["replicas"]
-        assert [r["location"] for r in replicas] == ["europe-west1", "europe-west4"]
-        assert all(
-            "cryptoKeys/cio-prod" in r["customer_managed_encryption"]["kms_key_name"]
-            for r in replicas
-        )
-        assert secret["deletion_protection"] is True
+def test_secret_replication_and_cmek(template: Template, env_name: str) -> None:
+    env = environment(env_name)
+    for secret in template.resources("google_secret_manager_secret").values():
+        if not env.secret_replica_locations and not env.kms_keys:
+            assert secret["replication"] == {"auto": {}}
+        if env.secret_replica_locations:
+            replicas = secret["replication"]["user_managed"]["replicas"]
+            assert [r["location"] for r in replicas] == env.secret_replica_locations
+            for r in replicas:
+                key = r.get("customer_managed_encryption", {}).get("kms_key_name")
+                assert key == env.kms_keys.get(r["location"])
+        assert secret["deletion_protection"] is env.protected
 
 
-def test_protection_only_in_protected_environments(templates: dict[str, Template]) -> None:
+def test_protection_only_in_protected_environments(template: Template, env_name: str) -> None:
+    protected = environment(env_name).protected
     for rtype in ("google_pubsub_topic", "google_secret_manager_secret", "google_bigquery_dataset"):
-        assert all(
-            r.get("lifecycle", {}).get("prevent_destroy")
-            for r in templates["prod"].resources(rtype).values()
-        )
-        assert not any(r.get("lifecycle") for r in templates["dev"].resources(rtype).values())
-    tables = templates["prod"].resources("google_bigquery_table").values()
-    assert all(t["deletion_protection"] is True for t in tables)
+        resources = template.resources(rtype).values()
+        if protected:
+            assert all(r.get("lifecycle", {}).get("prevent_destroy") for r in resources)
+        else:
+            assert not any(r.get("lifecycle") for r in resources)
+    if protected:
+        tables = template.resources("google_bigquery_table").values()
+        assert all(t["deletion_protection"] is True for t in tables)
 
 
 def test_rate_budget_split_per_instance(templates: dict[str, Template]) -> None:
@@ -303,7 +306,7 @@ def test_outputs_name_the_webhook_url_dead_letters_and_kms_needs(
         )
         assert len(outputs["dead_letter_subscriptions"]["value"]) == 3
         kms = outputs.get("kms_key_users_required")
-        assert (kms is not None) == (name == "prod")
+        assert (kms is not None) == bool(environment(name).kms_keys)
     agents = templates["prod"].data["output"]["kms_key_users_required"]["value"]
     ring = "projects/acme-security/locations/{}/keyRings/cio/cryptoKeys/cio-prod"
     assert agents == {
