@@ -1,10 +1,12 @@
 """Turn `terraform show -json <planfile>` into the plan comment a reviewer reads.
 
 Input is Terraform's documented machine-readable plan (format_version 1.x): the
-`resource_changes` list (each with `address`, `mode`, `type` and `change.actions`) and the
-`resource_drift` list (changes made outside Terraform, found while refreshing). Output is
-counts to add, change and destroy, every destroy called out by address, the drift, the
-policy gate's result and a fingerprint of the planned changes.
+`resource_changes` list (each with `address`, `mode`, `type` and `change.actions`), the
+`output_changes`, and the `resource_drift` list (changes made outside Terraform, found while
+refreshing) filtered by `relevant_attributes` (scripts/plan_drift.py). Output is counts to
+add, change and destroy, the outputs to change, every destroy called out by address, the
+drift, the policy gate's result and a fingerprint of the planned changes
+(scripts/plan_fingerprint.py).
 
 Only addresses and actions leave this script, never attribute values: a plan can hold
 sensitive values, and the comment is public to everyone who can read the pull request.
@@ -19,13 +21,18 @@ Standard library only, so it runs anywhere: `python scripts/plan_summary.py plan
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+if __package__ in (None, ""):  # run as `python scripts/plan_summary.py`: import as `scripts.*`
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from scripts.plan_drift import relevant_drift
+from scripts.plan_fingerprint import fingerprint, planned_outputs
 
 COMMENT_MARKER = "<!-- cio-plan:{env} -->"
 POLICY_TEXT = {
@@ -57,7 +64,9 @@ class PlanSummary:
     forget: int = 0
     imports: int = 0
     changes: list[Change] = field(default_factory=list)
+    outputs: list[Change] = field(default_factory=list)
     drift: list[Change] = field(default_factory=list)
+    drift_ignored: int = 0  # refreshed differences outside relevant_attributes
     policy: str = "skipped"
     policy_detail: str = ""
     policy_failures: list[str] = field(default_factory=list)
@@ -70,7 +79,8 @@ class PlanSummary:
 
     @property
     def has_changes(self) -> bool:
-        return bool(self.add or self.change or self.destroy or self.forget or self.imports)
+        counts = (self.add, self.change, self.destroy, self.forget, self.imports)
+        return bool(any(counts) or self.outputs)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -116,28 +126,6 @@ def _count_imports(entries: Iterable[Mapping[str, Any]]) -> int:
     )
 
 
-def fingerprint(plan: Mapping[str, Any]) -> str:
-    """sha256 over every planned managed change (address, actions, before, after).
-
-    Two plans with equal fingerprints make the same changes. Values are hashed, not shown.
-    """
-    material = [
-        {
-            "address": e.get("address"),
-            "actions": e.get("change", {}).get("actions"),
-            "before": e.get("change", {}).get("before"),
-            "after": e.get("change", {}).get("after"),
-            "after_unknown": e.get("change", {}).get("after_unknown"),
-        }
-        for e in plan.get("resource_changes") or []
-        if e.get("mode", "managed") == "managed"
-        and _action_name(e.get("change", {}).get("actions", [])) is not None
-    ]
-    material.sort(key=lambda m: str(m["address"]))
-    canonical = json.dumps(material, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
 def summarize(plan: Mapping[str, Any], env: str, policy: str = "skipped") -> PlanSummary:
     """Count a plan the way `terraform plan` does: a replace is one add and one destroy."""
     if not isinstance(plan, Mapping) or "format_version" not in plan:
@@ -148,10 +136,17 @@ def summarize(plan: Mapping[str, Any], env: str, policy: str = "skipped") -> Pla
     if major != "1":
         raise PlanFormatError(f"unsupported plan format_version {plan['format_version']!r}")
     entries = plan.get("resource_changes") or []
+    drifted, ignored = relevant_drift(plan)
+    outputs = [
+        Change(f"output.{name}", _action_name(change.get("actions") or []) or "update")
+        for name, change in planned_outputs(plan).items()
+    ]
     summary = PlanSummary(
         env=env,
         changes=_managed_changes(entries, "resource_changes"),
-        drift=_managed_changes(plan.get("resource_drift") or [], "resource_drift"),
+        outputs=outputs,
+        drift=_managed_changes(drifted, "resource_drift"),
+        drift_ignored=ignored,
         policy=policy,
         fingerprint=fingerprint(plan),
         terraform_version=str(plan.get("terraform_version", "")),
@@ -186,7 +181,11 @@ def render_markdown(summary: PlanSummary, run_url: str = "") -> str:
     counts = f"{summary.add} to add, {summary.change} to change, {summary.destroy} to destroy"
     extra = [
         f"{n} {what}"
-        for n, what in ((summary.imports, "to import"), (summary.forget, "to forget"))
+        for n, what in (
+            (summary.imports, "to import"),
+            (summary.forget, "to forget"),
+            (len(summary.outputs), "output(s) to change"),
+        )
         if n
     ]
     if extra:
@@ -208,15 +207,25 @@ def render_markdown(summary: PlanSummary, run_url: str = "") -> str:
     if summary.drift:
         lines += ["", f"**Drift:** {len(summary.drift)} resource(s) changed outside Terraform:"]
         lines += [f"- `{c.address}` ({c.action})" for c in summary.drift]
-    if summary.changes:
+    if summary.drift_ignored:
+        lines += [
+            "",
+            f"_{summary.drift_ignored} resource(s) refreshed with new computed values only "
+            "(outside `relevant_attributes`): not drift._",
+        ]
+    if summary.changes or summary.outputs:
         lines += ["", "<details><summary>All planned changes</summary>", ""]
         lines += ["| action | address |", "| --- | --- |"]
-        lines += [f"| {c.action} | `{c.address}` |" for c in summary.changes]
+        lines += [f"| {c.action} | `{c.address}` |" for c in summary.changes + summary.outputs]
         lines += ["", "</details>"]
     elif not summary.drift:
         lines += ["", "No changes: the infrastructure matches the configuration."]
     if run_url:
-        lines += ["", f"[Full plan output in the workflow log]({run_url})"]
+        lines += [
+            "",
+            f"[Workflow run]({run_url}); the full plan text stays off the public log "
+            "(`make plan ENV=" + summary.env + "` shows it locally).",
+        ]
     return "\n".join(lines) + "\n"
 
 

@@ -70,6 +70,8 @@ PLAN = {
         ),
     ],
     "resource_drift": [change("google_pubsub_topic.identify", "update")],
+    # Terraform lists what the configuration depends on; drift elsewhere is not reported.
+    "relevant_attributes": [{"resource": "google_pubsub_topic.identify", "attribute": ["name"]}],
     "output_changes": {},
     "errored": False,
 }
@@ -96,7 +98,7 @@ def test_comment_calls_out_destroys_policy_and_drift_and_shows_no_values() -> No
     assert "> **3 resource(s) will be destroyed:**" in text
     assert "> - `google_bigquery_table.events` (replace)" in text
     assert "**Drift:** 1 resource(s) changed outside Terraform" in text
-    assert "[Full plan output in the workflow log](https://ci/run/1)" in text
+    assert "[Workflow run](https://ci/run/1)" in text
     assert SECRET not in text and "CIO_TRACK_API_KEY" not in text
 
 

@@ -32,6 +32,7 @@ def plan_with(tmp: Path, env: str, resource_changes: list, drift: list | None = 
         "format_version": "1.2",
         "resource_changes": resource_changes,
         "resource_drift": drift or [],
+        "relevant_attributes": [{"resource": d["address"], "attribute": []} for d in drift or []],
     }
     (out / "plan.json").write_text(json.dumps(plan))
     subprocess.run(
