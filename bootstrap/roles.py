@@ -65,6 +65,9 @@ RESOURCE_ROLES: dict[str, Access] = {
     "google_storage_bucket_object": Access("roles/storage.admin", "roles/storage.objectViewer"),
     "google_bigquery_dataset": Access("roles/bigquery.dataOwner", "roles/bigquery.metadataViewer"),
     "google_bigquery_table": Access("roles/bigquery.dataOwner", "roles/bigquery.metadataViewer"),
+    "google_bigquery_dataset_access": Access(
+        "roles/bigquery.dataOwner", "roles/bigquery.metadataViewer"
+    ),
     "google_bigquery_dataset_iam_member": Access(
         "roles/bigquery.dataOwner", "roles/bigquery.metadataViewer"
     ),

@@ -32,10 +32,15 @@ def load_schema(analytics_dir: Path, table: str) -> list[dict[str, object]]:
     return schema
 
 
-def load_views(analytics_dir: Path) -> dict[str, str]:
-    """View name -> SQL template (placeholders `${project}` and `${dataset}`)."""
+def load_views(analytics_dir: Path, folder: str = "views") -> dict[str, str]:
+    """View name -> SQL template (placeholders `${project}` and `${dataset}`, the raw one).
+
+    `views/` are created beside the raw table (personal data: raw readers only);
+    `reporting/` in the reporting dataset, as views authorized on the raw dataset, for the
+    analytics readers: they select no personal field.
+    """
     return {
-        p.stem: p.read_text(encoding="utf-8") for p in sorted(analytics_dir.glob("views/*.sql"))
+        p.stem: p.read_text(encoding="utf-8") for p in sorted(analytics_dir.glob(f"{folder}/*.sql"))
     }
 
 
@@ -49,17 +54,17 @@ class Analytics(cdk.Construct):
             "bigquery", locations.kms_location_for_bigquery(env.bigquery.location)
         )
         cmek = {"kms_key_name": key} if key else None
-        self.dataset = cdk.BigqueryDataset(
-            self,
+        self.dataset = self._dataset(
             "dataset",
-            project=env.project_id,
-            dataset_id=env.dataset_name("analytics"),
-            location=env.bigquery.location,
-            description="Customer.io reporting webhook events (personal data: named readers only)",
-            delete_contents_on_destroy=not env.protected,
-            default_encryption_configuration=cmek,
-            labels={"component": "analytics"},
-            lifecycle=lifecycle(env),
+            "analytics",
+            "Customer.io reporting webhook events (personal data: raw_readers only)",
+            cmek,
+        )
+        self.reporting = self._dataset(
+            "reporting-dataset",
+            "reporting",
+            "Views of the webhook events without personal data (analytics readers)",
+            cmek,
         )
         schema = load_schema(analytics_dir, TABLE)
         expiration = env.bigquery.partition_expiration_days
@@ -83,29 +88,23 @@ class Analytics(cdk.Construct):
             lifecycle=lifecycle(env),
         )
         for name, sql in load_views(analytics_dir).items():
-            query = Template(sql).substitute(
-                project=env.project_id, dataset=env.dataset_name("analytics")
-            )
-            cdk.BigqueryTable(
+            self._view(name, sql, self.dataset)
+        for name, sql in load_views(analytics_dir, "reporting").items():
+            view = self._view(name, sql, self.reporting)
+            # An authorized view: it reads the raw dataset for its readers, who cannot.
+            cdk.BigqueryDatasetAccess(
                 self,
-                f"view-{name}",
+                f"authorize-{name}",
                 project=env.project_id,
                 dataset_id=self.dataset.dataset_id,
-                table_id=name,
-                view={"query": query, "use_legacy_sql": False},
-                deletion_protection=env.protected,
-                labels={"component": "analytics"},
-                depends_on=[self.table],
+                view={
+                    "project_id": env.project_id,
+                    "dataset_id": self.reporting.dataset_id,
+                    "table_id": view.table_id,
+                },
             )
-        for index, reader in enumerate(env.bigquery.readers):
-            cdk.BigqueryDatasetIamMember(
-                self,
-                f"reader-{index}",
-                project=env.project_id,
-                dataset_id=self.dataset.dataset_id,
-                role="roles/bigquery.dataViewer",
-                member=reader,
-            )
+        self._readers("reader", self.reporting, env.bigquery.readers)
+        self._readers("raw-reader", self.dataset, env.bigquery.raw_readers)
         writer = cdk.BigqueryDatasetIamMember(
             self,
             "agent-writer",
@@ -134,3 +133,48 @@ class Analytics(cdk.Construct):
             depends_on=[writer, self.table],
         )
         bus.grant_agent_subscriber(self, self.subscription)
+
+    def _dataset(
+        self, id_: str, purpose: str, description: str, cmek: dict[str, str] | None
+    ) -> cdk.BigqueryDataset:
+        env = self.env
+        return cdk.BigqueryDataset(
+            self,
+            id_,
+            project=env.project_id,
+            dataset_id=env.dataset_name(purpose),
+            location=env.bigquery.location,
+            description=description,
+            delete_contents_on_destroy=not env.protected,
+            default_encryption_configuration=cmek,
+            labels={"component": "analytics"},
+            lifecycle=lifecycle(env),
+        )
+
+    def _view(self, name: str, sql: str, dataset: cdk.BigqueryDataset) -> cdk.BigqueryTable:
+        env = self.env
+        query = Template(sql).substitute(
+            project=env.project_id, dataset=env.dataset_name("analytics")
+        )
+        return cdk.BigqueryTable(
+            self,
+            f"view-{name}",
+            project=env.project_id,
+            dataset_id=dataset.dataset_id,
+            table_id=name,
+            view={"query": query, "use_legacy_sql": False},
+            deletion_protection=env.protected,
+            labels={"component": "analytics"},
+            depends_on=[self.table],
+        )
+
+    def _readers(self, id_: str, dataset: cdk.BigqueryDataset, readers: list[str]) -> None:
+        for index, reader in enumerate(readers):
+            cdk.BigqueryDatasetIamMember(
+                self,
+                f"{id_}-{index}",
+                project=self.env.project_id,
+                dataset_id=dataset.dataset_id,
+                role="roles/bigquery.dataViewer",
+                member=reader,
+            )

@@ -130,6 +130,9 @@ from cdktf_cdktf_provider_google import (
     storage_bucket,
 )
 from cdktf_cdktf_provider_google.bigquery_dataset import BigqueryDataset
+from cdktf_cdktf_provider_google.bigquery_dataset_access import (
+    BigqueryDatasetAccessA as BigqueryDatasetAccess,
+)
 from cdktf_cdktf_provider_google.bigquery_dataset_iam_member import BigqueryDatasetIamMember
 from cdktf_cdktf_provider_google.bigquery_table import BigqueryTable
 from cdktf_cdktf_provider_google.cloud_run_v2_service_iam_member import (
@@ -170,6 +173,7 @@ __all__ = [
     "Aspects",
     "AssetType",
     "BigqueryDataset",
+    "BigqueryDatasetAccess",
     "BigqueryDatasetIamMember",
     "BigqueryTable",
     "CloudRunV2ServiceIamMember",

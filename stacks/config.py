@@ -121,7 +121,15 @@ class BigQuerySettings(Strict):
         description="Days a partition of webhook_events is kept (None: forever).",
     )
     partitioning: Literal["DAY", "HOUR", "MONTH"] = "DAY"
-    readers: list[Annotated[str, Field(pattern=PRINCIPAL)]] = Field(default_factory=list)
+    readers: list[Annotated[str, Field(pattern=PRINCIPAL)]] = Field(
+        default_factory=list,
+        description="Read the reporting views (no personal data) in cio_<env>_reporting.",
+    )
+    raw_readers: list[Annotated[str, Field(pattern=PRINCIPAL)]] = Field(
+        default_factory=list,
+        description="Read the raw webhook events (personal data) in cio_<env>_analytics: "
+        "a separate, named group, kept small.",
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -140,7 +140,7 @@ def test_a_copied_handler_is_one_folder(tmp_path: Path, pubsub_emulator_host: st
             refused = push(url, envelope(json.dumps(page).encode()))
             assert refused.status_code < 300, refused.text  # acked once dead-lettered
     (dead,) = pull(dead_letters)
-    assert dead.message.attributes["cio_reason"] == "schema_invalid"
+    assert dead.message.attributes["cio_reason"] == "wrong_topic"
     assert dead.message.attributes["cio_source_topic"] == env_vars[contract.SOURCE_TOPIC]
 
 

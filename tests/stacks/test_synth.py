@@ -265,7 +265,27 @@ def test_analytics_table_and_subscription(template: Template, env_name: str) -> 
     editor = template.one("google_bigquery_dataset_iam_member", role="roles/bigquery.dataEditor")
     assert editor["member"].endswith("@gcp-sa-pubsub.iam.gserviceaccount.com")
     readers = template.find("google_bigquery_dataset_iam_member", role="roles/bigquery.dataViewer")
-    assert sorted(r["member"] for r in readers) == sorted(env.bigquery.readers)
+    by_dataset: dict[str, list[str]] = {}
+    for reader in readers:
+        by_dataset.setdefault(reader["dataset_id"].split(".")[1], []).append(reader["member"])
+    # the named readers see the reporting views only; raw (personal) data is raw_readers'
+    raw = [m for d, ms in by_dataset.items() if "_dataset_" in d for m in ms]
+    reporting = [m for d, ms in by_dataset.items() if "reporting-dataset" in d for m in ms]
+    assert sorted(reporting) == sorted(env.bigquery.readers)
+    assert sorted(raw) == sorted(env.bigquery.raw_readers)
+    access = template.resources("google_bigquery_dataset_access").values()
+    authorized = {a["view"]["table_id"].split(".")[1] for a in access}
+    views = template.resources("google_bigquery_table")
+    in_reporting = {
+        k for k, v in views.items() if "reporting-dataset" in str(v.get("dataset_id", ""))
+    }
+    assert authorized == in_reporting and in_reporting
+    for key in in_reporting:
+        sql = "\n".join(
+            line for line in views[key]["view"]["query"].splitlines() if not line.startswith("--")
+        )
+        selected = set(re.findall(r"\w+", sql.split("FROM")[0]))
+        assert not {"customer_id", "data", "attributes", "extra"} & selected
 
 
 def test_monitoring(template: Template, env_name: str) -> None:
