@@ -10,13 +10,13 @@ import yaml
 
 from stacks.aspects import label_attribute  # noqa: F401  (import check: aspects load without synth)
 from stacks.config import load_environments
+from stacks.handlers import request_shares
 from stacks.inventory import inventory
-from stacks.manifests import discover
+from stacks.manifests import HandlerManifest, discover
 from tests.stacks.template import Template
 from tests.support.environments import environment_names
 
 ENVS = environment_names()
-PUSH_HANDLERS = {"track": "track", "identify": "identify"}
 NAME = re.compile(rf"^cio-({'|'.join(ENVS)})-[a-z0-9-]+$")
 LABELLABLE_WITH_LABELS = {
     "google_pubsub_topic",
@@ -45,6 +45,12 @@ def environment(name: str):  # type: ignore[no-untyped-def]
 
 REPO = Path(__file__).resolve().parents[2]
 INVENTORY = Path(__file__).parent / "inventory"
+
+
+def deployed(env_name: str) -> list[HandlerManifest]:
+    """The handler folders an environment gets (every one its file does not turn off)."""
+    env = environment(env_name)
+    return [m for m in discover(REPO / "functions") if env.enabled(m.name)]
 
 
 def consumed_topics(env_name: str) -> list[str]:
@@ -83,10 +89,9 @@ def test_push_subscriptions_have_our_retry_and_dead_letter_policy(
     pushes = [
         s for s in template.resources("google_pubsub_subscription").values() if "push_config" in s
     ]
-    assert sorted(s["name"] for s in pushes) == [
-        f"cio-{env_name}-identify-push",
-        f"cio-{env_name}-track-push",
-    ]
+    assert sorted(s["name"] for s in pushes) == sorted(
+        f"cio-{env_name}-{m.topic}-push" for m in deployed(env_name) if m.topic
+    )
     for sub in pushes:
         assert (
             sub["dead_letter_policy"]["max_delivery_attempts"] == env.pubsub.max_delivery_attempts
@@ -124,10 +129,11 @@ def test_functions_ingress_and_runtime(template: Template, env_name: str) -> Non
     functions = {
         f["name"]: f for f in template.resources("google_cloudfunctions2_function").values()
     }
-    assert set(functions) == {f"cio-{env_name}-{h}" for h in ("identify", "track", "webhook")}
+    manifests = {f"cio-{env_name}-{m.name}": m for m in deployed(env_name)}
+    assert set(functions) == set(manifests)
     for name, function in functions.items():
         service = function["service_config"]
-        expected = "ALLOW_ALL" if name.endswith("-webhook") else "ALLOW_INTERNAL_ONLY"
+        expected = "ALLOW_ALL" if manifests[name].public else "ALLOW_INTERNAL_ONLY"
         assert service["ingress_settings"] == expected
         assert function["build_config"]["runtime"] == "python312"
         assert "event_trigger" not in function
@@ -138,12 +144,18 @@ def test_functions_ingress_and_runtime(template: Template, env_name: str) -> Non
         assert function["depends_on"], "grants must exist before the function starts"
 
 
-def test_only_the_webhook_is_public(template: Template) -> None:
+def test_only_public_manifests_are_public(template: Template, env_name: str) -> None:
     invokers = template.resources("google_cloud_run_v2_service_iam_member").values()
     public = [i for i in invokers if i["member"] in {"allUsers", "allAuthenticatedUsers"}]
-    assert len(public) == 1 and public[0]["name"].endswith("webhook_function_4845D81D.name}")
+    expected_public = [m.name for m in deployed(env_name) if m.public]
+    assert sorted(
+        re.search(r"handlers_([a-z-]+)_function", i["name"]).group(1) for i in public
+    ) == (  # type: ignore[union-attr]
+        sorted(expected_public)
+    )
     private = [i for i in invokers if i not in public]
-    assert len(private) == 2 and all("account-push" in i["member"] for i in private)
+    assert len(private) == len(deployed(env_name)) - len(expected_public)
+    assert all("account-push" in i["member"] for i in private)
 
 
 def test_secrets_are_granted_per_handler(template: Template, env_name: str) -> None:
@@ -158,11 +170,7 @@ def test_secrets_are_granted_per_handler(template: Template, env_name: str) -> N
         secret = re.search(r"secrets_([a-z-]+)_", grant["secret_id"]).group(1)  # type: ignore[union-attr]
         grants.setdefault(handler, set()).add(secret)
         assert grant["role"] == "roles/secretmanager.secretAccessor"
-    assert grants == {
-        "identify": {"site-id", "track-api-key"},
-        "track": {"site-id", "track-api-key"},
-        "webhook": {"webhook-signing-key"},
-    }
+    assert grants == {m.name: set(m.secret_names()) for m in deployed(env_name) if m.secret_names()}
     assert not any("secret_data" in body for _, _, body in template.all_resources())
     template.resource_count_is("google_secret_manager_secret_version", 0)
 
@@ -194,16 +202,19 @@ def test_protection_only_in_protected_environments(template: Template, env_name:
         assert all(t["deletion_protection"] is True for t in tables)
 
 
-def test_rate_budget_split_per_instance(templates: dict[str, Template]) -> None:
-    def limit(env: str, handler: str) -> float:
-        fn = templates[env].one("google_cloudfunctions2_function", name=f"cio-{env}-{handler}")
-        return float(fn["service_config"]["environment_variables"]["CIO_RATE_LIMIT_PER_SECOND"])
-
-    assert limit("dev", "track") == 50 * 0.5 / 2
-    assert limit("prod", "track") == 400 * 0.6 / 10
-    assert limit("prod", "identify") == 400 * 0.4 / 10
-    webhook = templates["dev"].one("google_cloudfunctions2_function", name="cio-dev-webhook")
-    assert "CIO_RATE_LIMIT_PER_SECOND" not in webhook["service_config"]["environment_variables"]
+def test_rate_budget_split_per_instance(template: Template, env_name: str) -> None:
+    env, manifests = environment(env_name), deployed(env_name)
+    shares = request_shares(env, manifests)
+    assert sum(shares.values()) == pytest.approx(1.0)
+    for manifest in manifests:
+        fn = template.one("google_cloudfunctions2_function", name=env.resource_name(manifest.name))
+        variables = fn["service_config"]["environment_variables"]
+        if manifest.calls_track_api:
+            budget = env.customerio.request_budget_per_second * shares[manifest.name]
+            expected = budget / env.scaling(manifest.name).max_instances
+            assert float(variables["CIO_RATE_LIMIT_PER_SECOND"]) == pytest.approx(expected, 1e-3)
+        else:
+            assert "CIO_RATE_LIMIT_PER_SECOND" not in variables
 
 
 def test_producers_may_only_publish_to_event_topics(template: Template, env_name: str) -> None:
@@ -301,19 +312,20 @@ def test_monitoring(template: Template, env_name: str) -> None:
     assert "jsonPayload.decision" in metric["filter"]
 
 
-def test_handler_source_is_a_content_addressed_zip(template: Template) -> None:
+def test_handler_source_is_a_content_addressed_zip(template: Template, env_name: str) -> None:
     objects = template.resources("google_storage_bucket_object").values()
     names = sorted(o["name"] for o in objects)
-    assert [n.split("-")[0] for n in names] == ["identify", "track", "webhook"]
+    assert [n.rsplit("-", 1)[0] for n in names] == sorted(m.name for m in deployed(env_name))
     assert all(re.match(r"^[a-z]+-[0-9a-f]{16}\.zip$", n) for n in names)
     assert all(o["source"].startswith("assets/") for o in objects)
 
 
 def test_person_operations_are_pushed_in_order(template: Template, env_name: str) -> None:
-    identify = template.one("google_pubsub_subscription", name=f"cio-{env_name}-identify-push")
-    track = template.one("google_pubsub_subscription", name=f"cio-{env_name}-track-push")
-    assert identify["enable_message_ordering"] is True
-    assert track["enable_message_ordering"] is False
+    for manifest in deployed(env_name):
+        if manifest.topic:
+            name = f"cio-{env_name}-{manifest.topic}-push"
+            push = template.one("google_pubsub_subscription", name=name)
+            assert push["enable_message_ordering"] is manifest.ordered
 
 
 def test_outputs_name_the_webhook_url_dead_letters_and_kms_needs(
