@@ -3,15 +3,19 @@
 Before running anything it checks what a plan needs and says, in one message, everything
 that is missing: the environment file, the synthesized stack (`make synth`), the Terraform
 binary, Google Cloud credentials and the network. Then, in `cdktf.out/stacks/<env>`:
-`terraform init`, `terraform plan -out` (state locking on, with a lock timeout), and
-`terraform show -json`; `scripts/plan_summary.py` turns that into the counts to add, change
-and destroy, the destroys, drift and a fingerprint. Everything lands in
-`reports/plan/<env>/` (git-ignored; the plan file and its JSON can hold sensitive values and
-are written for the owner only, never uploaded).
+`terraform init`, `terraform plan -out` and `terraform show -json`; `scripts/plan_summary.py`
+turns that into the counts to add, change and destroy, the destroys, drift and a
+fingerprint. Everything lands in `reports/plan/<env>/` (git-ignored; the plan file, its JSON
+and its text can hold values and are written for the owner only, never uploaded; in GitHub
+Actions the plan text is not printed, the log being public to everyone who reads the
+repository).
 
-`--apply` re-plans and applies that saved plan only if its fingerprint equals the one the
-reviewer saw (`--expect-fingerprint`): the deploy workflow's gate, with no plan file moved
-between jobs.
+A plan alone runs with `-lock=false`: it writes no state, so it takes no lock, needs only
+read access to the state bucket, and a cancelled plan can never leave the state locked.
+`--apply FINGERPRINT` (the deployer) plans with the lock and applies that saved plan only if
+its fingerprint equals the one the reviewer saw, with a lock timeout on both: the deploy
+workflow's gate, with no plan file moved between jobs. Terraform runs through
+`stacks.terraform_run`, which passes SIGINT/SIGTERM on to it and waits for it to stop.
 """
 
 from __future__ import annotations
@@ -28,12 +32,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from stacks.terraform_run import Interrupted, run
+
 SUMMARY_SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "plan_summary.py"
 DEFAULT_PROBES = ("storage.googleapis.com:443", "registry.terraform.io:443")
 PROBE_ENV = "CIO_PLAN_NETWORK_PROBES"  # comma-separated host:port, for tests and proxies
 EXIT_MISSING = 3
 EXIT_FINGERPRINT = 4
 EXIT_USAGE = 2
+LOCK_TIMEOUT = "-lock-timeout=10m"  # a running apply of the same state may hold the lock
 
 
 @dataclass(frozen=True)
@@ -171,26 +178,46 @@ def check_prerequisites(paths: Paths, environ: Mapping[str, str]) -> str:
 def _terraform(terraform: str, paths: Paths, *args: str, stdout: int | None = None) -> int:
     argv = [terraform, f"-chdir={paths.stack_dir}", *args]
     print("+ terraform " + " ".join(args), flush=True)
-    return subprocess.run(argv, stdout=stdout, check=False).returncode
+    return run(argv, stdout=stdout)
 
 
 def _private_file(path: Path) -> int:
     return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
 
 
-def run_plan(paths: Paths, terraform: str, policy: str, run_url: str) -> dict[str, object]:
+def plan_args(plan_file: Path, *, lock: bool) -> tuple[str, ...]:
+    """`terraform plan` arguments: with the lock (and a timeout) only for an apply."""
+    locking = LOCK_TIMEOUT if lock else "-lock=false"
+    return ("plan", "-input=false", "-no-color", locking, f"-out={plan_file}")
+
+
+def run_plan(
+    paths: Paths,
+    terraform: str,
+    policy: str,
+    run_url: str,
+    *,
+    lock: bool = False,
+    show_text: bool = True,
+) -> dict[str, object]:
     """init, plan -out, show -json, summarize. Returns the summary; raises on failure."""
     paths.out_dir.mkdir(parents=True, exist_ok=True)
-    paths.out_dir.chmod(0o700)  # the plan and its JSON can hold sensitive values
+    paths.out_dir.chmod(0o700)  # the plan, its JSON and its text can hold sensitive values
     plan_file = paths.out_dir / "plan.tfplan"
     plan_json = paths.out_dir / "plan.json"
-    steps: list[tuple[str, ...]] = [
-        ("init", "-input=false", "-no-color"),
-        ("plan", "-input=false", "-no-color", "-lock-timeout=10m", f"-out={plan_file}"),
-    ]
-    for step in steps:
-        if _terraform(terraform, paths, *step) != 0:
-            raise RuntimeError(f"terraform {step[0]} failed for {paths.env!r} (output above)")
+    plan_text = paths.out_dir / "plan.txt"
+    if _terraform(terraform, paths, "init", "-input=false", "-no-color") != 0:
+        raise RuntimeError(f"terraform init failed for {paths.env!r} (output above)")
+    with os.fdopen(_private_file(plan_text), "w") as text:
+        status = _terraform(
+            terraform, paths, *plan_args(plan_file, lock=lock), stdout=text.fileno()
+        )
+    if show_text:
+        print(plan_text.read_text(encoding="utf-8"), flush=True)
+    else:
+        print(f"plan text kept in {plan_text} (not printed: the log is public)", flush=True)
+    if status != 0:
+        raise RuntimeError(f"terraform plan failed for {paths.env!r} (errors above)")
     fd = _private_file(plan_json)
     with os.fdopen(fd, "w") as out:
         if _terraform(terraform, paths, "show", "-json", str(plan_file), stdout=out.fileno()) != 0:
@@ -215,12 +242,15 @@ def apply_saved(paths: Paths, terraform: str, expected: str, summary: Mapping[st
         print(
             f"refusing to apply {paths.env!r}: the plan changed since it was reviewed "
             f"(fingerprint {str(summary.get('fingerprint'))[:16]} != {expected[:16]}); "
-            "re-run the deploy to review the new plan",
+            'use "Re-run all jobs" on the workflow run to plan again and review the new plan '
+            '("Re-run failed jobs" reuses the old reviewed fingerprint and is refused again)',
             file=sys.stderr,
         )
         return EXIT_FINGERPRINT
     plan_file = paths.out_dir / "plan.tfplan"
-    return _terraform(terraform, paths, "apply", "-input=false", "-no-color", str(plan_file))
+    return _terraform(
+        terraform, paths, "apply", "-input=false", "-no-color", LOCK_TIMEOUT, str(plan_file)
+    )
 
 
 def plan(
@@ -234,17 +264,33 @@ def plan(
 ) -> int:
     """Plan (and with `apply_fingerprint`, apply) one environment; returns an exit code."""
     paths = Paths(root or Path.cwd(), env)
+    env_vars = os.environ if environ is None else environ
+    applying = apply_fingerprint is not None
     try:
-        terraform = check_prerequisites(paths, os.environ if environ is None else environ)
-        summary = run_plan(paths, terraform, policy, run_url)
+        terraform = check_prerequisites(paths, env_vars)
+        summary = run_plan(
+            paths,
+            terraform,
+            policy,
+            run_url,
+            lock=applying,
+            show_text=env_vars.get("GITHUB_ACTIONS") != "true",
+        )
+        if apply_fingerprint is not None:
+            return apply_saved(paths, terraform, apply_fingerprint, summary)
     except Missing as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_MISSING
     except RuntimeError as exc:
         print(str(exc), file=sys.stderr)
         return 1
-    if apply_fingerprint is not None:
-        return apply_saved(paths, terraform, apply_fingerprint, summary)
+    except Interrupted as exc:
+        print(
+            f"stopped: terraform exited (code {exc.returncode}) after {exc}; "
+            "the state lock, if it held one, was released by terraform",
+            file=sys.stderr,
+        )
+        return exc.exit_code
     return 0
 
 
