@@ -29,7 +29,7 @@ import requests
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "functions")]
 
-from cio_shared.ids import new_event_id  # noqa: E402
+from cio_shared.messages import new_event_id  # noqa: E402
 
 from tests.support.processes import FUNCTIONS, free_port, running  # noqa: E402
 

@@ -30,7 +30,7 @@ import yaml
 if __package__ in (None, ""):  # run as `python scripts/smoke_check.py`: import as `scripts.*`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cio_shared import google_clients
+from cio_shared.common import google_clients
 
 from scripts.smoke_landing import subscription_state, wait_for_landing
 from scripts.smoke_report import Report

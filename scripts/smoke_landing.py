@@ -15,7 +15,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cio_shared import google_clients
+from cio_shared.common import google_clients
 
 from scripts.smoke_report import Report
 from scripts.smoke_stack import BigQuerySink

@@ -13,9 +13,9 @@ import time
 from dataclasses import dataclass
 
 import requests
-from cio_shared import google_clients
-from cio_shared.ids import new_event_id
-from cio_shared.webhook_signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from cio_shared.common import google_clients
+from cio_shared.messages import new_event_id
+from cio_shared.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 
 from scripts.smoke_report import Report
 from scripts.smoke_stack import Webhook

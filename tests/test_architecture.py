@@ -107,6 +107,95 @@ def test_stacks_share_only_the_contract_with_the_handlers() -> None:
     assert imported_roots(contract) <= {"__future__"}, "the contract imports nothing"
 
 
+SHARED = REPO / "functions" / "cio_shared"
+# Each part of the shared library and the other parts it may import (docs/design.md): the
+# webhook handler's code and the delivery path never import each other, so a change to one
+# never redeploys the other (stacks/packaging.py zips only what a handler's imports reach).
+SHARED_PARTS: dict[str, set[str]] = {
+    "contract": set(),
+    "common": set(),
+    "messages": {"contract"},
+    "producer": {"common", "contract", "messages"},
+    "delivery": {"common", "contract", "messages"},
+    "webhooks": {"common", "contract"},
+}
+
+
+def shared_part_files() -> list[tuple[str, Path]]:
+    return [
+        (p.relative_to(SHARED).with_suffix("").parts[0], p)
+        for p in python_files("functions", "cio_shared")
+        if p != SHARED / "__init__.py"
+    ]
+
+
+def test_every_part_of_the_shared_library_declares_its_dependencies() -> None:
+    parts = {part for part, _ in shared_part_files()}
+    assert parts == set(SHARED_PARTS), "add the new part to SHARED_PARTS (and docs/design.md)"
+    assert shared_modules(SHARED / "__init__.py") == set(), "cio_shared/__init__ imports nothing"
+
+
+def test_the_shared_library_uses_absolute_imports() -> None:
+    offenders = sorted(
+        str(p.relative_to(REPO))
+        for _, p in shared_part_files()
+        for node in ast.walk(ast.parse(p.read_text(encoding="utf-8")))
+        if isinstance(node, ast.ImportFrom) and node.level
+    )
+    assert not offenders, offenders
+
+
+@pytest.mark.parametrize("part", sorted(SHARED_PARTS))
+def test_a_shared_part_imports_only_the_parts_it_may(part: str) -> None:
+    """`cio_shared.webhooks` imports nothing of `cio_shared.delivery` and vice versa, ..."""
+    offenders = {}
+    for owner, path in shared_part_files():
+        if owner != part:
+            continue
+        used = {m.split(".")[1] for m in shared_modules(path) if "." in m} - {part}
+        if used - SHARED_PARTS[part]:
+            offenders[str(path.relative_to(REPO))] = sorted(used - SHARED_PARTS[part])
+    assert not offenders, f"cio_shared.{part} may import only {sorted(SHARED_PARTS[part])}"
+
+
+def test_one_part_uses_another_only_through_its_public_package() -> None:
+    """Across parts, `from cio_shared.common import get_logger`, never `cio_shared.common.logs`:
+    each part's `__init__` is its curated API."""
+    offenders = {
+        str(path.relative_to(REPO)): sorted(bad)
+        for part, path in shared_part_files()
+        if (
+            bad := {
+                m for m in shared_modules(path) if m.split(".")[1] != part and len(m.split(".")) > 2
+            }
+        )
+    }
+    assert not offenders, offenders
+
+
+def test_code_outside_the_library_imports_only_its_public_packages() -> None:
+    """Handlers, the toolkit, scripts and benchmarks import `cio_shared.<part>` (its curated
+    `__init__`) or `cio_shared.contract`, never a module inside a part; only tests reach in."""
+    public = {f"cio_shared.{part}" for part in SHARED_PARTS}
+    files = [*handler_files(), *python_files("toolkit"), *python_files("scripts")]
+    files += python_files("bench")
+    offenders = {
+        str(p.relative_to(REPO)): sorted(shared_modules(p) - public)
+        for p in files
+        if shared_modules(p) - public
+    }
+    assert not offenders, offenders
+
+
+def test_handlers_import_only_the_part_they_run_on() -> None:
+    """The webhook handler imports nothing of delivery, the delivery handlers nothing of
+    webhooks, and no handler the producer (what application teams call)."""
+    for path in handler_files():
+        used = {m.split(".")[1] for m in shared_modules(path) if "." in m}
+        assert "producer" not in used, path
+        assert not {"delivery", "webhooks"} <= used, path
+
+
 SKIPPED = {"node_modules", "cdktf.out", "build", ".git", "__pycache__"}  # plus .venv*
 
 

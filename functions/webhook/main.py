@@ -2,7 +2,7 @@
 
 Verifies the signature, publishes each event to `cio-<env>-webhook-events` (a BigQuery
 subscription writes it to the `webhook_events` table) and quarantines signed bodies that are
-not a known event. The logic lives in cio_shared.webhook_handler; see its table of answers.
+not a known event. The logic lives in cio_shared.webhooks (handler.py); see its table of answers.
 """
 
 from __future__ import annotations
@@ -10,8 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import functions_framework
-from cio_shared.webhook_handler import WebhookHandler
-from cio_shared.webhook_settings import WebhookSettings
+from cio_shared.webhooks import WebhookHandler, WebhookSettings
 from flask import Request
 
 # Read once per instance: a missing signing key fails the instance at start, not a request.

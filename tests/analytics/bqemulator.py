@@ -4,7 +4,7 @@ It loads DuckDB's spatial extension at start and would download it; offline, the
 comes from the `duckdb-extension-spatial` wheel, installed into a private HOME so nothing is
 written to the user's ~/.duckdb. Its avro extension is optional and stays absent (it logs a
 warning). Clients reach it with AnonymousCredentials and an api_endpoint, through
-cio_shared.google_clients.bigquery_client with BIGQUERY_API_ENDPOINT set.
+cio_shared.common.bigquery_client with BIGQUERY_API_ENDPOINT set.
 """
 
 from __future__ import annotations

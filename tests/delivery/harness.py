@@ -168,7 +168,7 @@ def handler(topic: str, env: Mapping[str, str], log_path: Path | None = None) ->
 
 def event_message(name: str = "purchase", **extra: Any) -> dict[str, Any]:
     """A valid v1 track event as a dict (a fresh event id each call)."""
-    from cio_shared.ids import new_event_id
+    from cio_shared.messages import new_event_id
 
     return {
         "schema_version": 1,

@@ -6,11 +6,11 @@ import json
 import threading
 
 import pytest
-from cio_shared.decisions import Decision
-from cio_shared.rate_limit import TokenBucket
-from cio_shared.senders import BatchSender, SingleSender, build_sender
-from cio_shared.settings import Settings
-from cio_shared.track_client import TrackClient, TrackResponse
+from cio_shared.delivery.decisions import Decision
+from cio_shared.delivery.rate_limit import TokenBucket
+from cio_shared.delivery.senders import BatchSender, SingleSender, build_sender
+from cio_shared.delivery.settings import Settings
+from cio_shared.delivery.track_client import TrackClient, TrackResponse
 from cio_simulator.config import FaultConfig, SimulatorConfig
 from cio_simulator.server import Simulator
 

@@ -7,21 +7,24 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from cio_shared.ids import event_id_for_key, is_ulid, new_event_id
 from cio_shared.messages import (
     EventMessage,
     IdentifyMessage,
     MergeMessage,
     build_message,
+    event_id_for_key,
+    is_ulid,
     json_schema_text,
     message_bytes,
+    new_event_id,
     parse_message,
     to_operation,
 )
 from pydantic import ValidationError
 
 SCHEMA_FILE = (
-    Path(__file__).resolve().parents[2] / "functions/cio_shared/schemas/event-v1.schema.json"
+    Path(__file__).resolve().parents[2]
+    / "functions/cio_shared/messages/schemas/event-v1.schema.json"
 )
 TS = 1_767_225_600
 

@@ -8,11 +8,11 @@ import threading
 import time
 
 import pytest
-from cio_shared.batching import Coalescer
-from cio_shared.decisions import Decision, from_status
-from cio_shared.push import EnvelopeError, parse_push
-from cio_shared.rate_limit import TokenBucket
-from cio_shared.settings import Settings, SettingsError
+from cio_shared.delivery.batching import Coalescer
+from cio_shared.delivery.decisions import Decision, from_status
+from cio_shared.delivery.push import EnvelopeError, parse_push
+from cio_shared.delivery.rate_limit import TokenBucket
+from cio_shared.delivery.settings import Settings, SettingsError
 
 BASE_ENV = {
     "CIO_SITE_ID": "site",

@@ -11,9 +11,9 @@ import io
 import json
 
 import pytest
-from cio_shared.decisions import Outcome, from_status, transport_error
+from cio_shared.common import StructuredLogger
 from cio_shared.delivery import DeliveryHandler
-from cio_shared.logs import StructuredLogger
+from cio_shared.delivery.decisions import Outcome, from_status, transport_error
 
 from tests.delivery import harness as h
 

@@ -16,7 +16,7 @@ import time
 from typing import Any
 
 import pytest
-from cio_shared import google_clients
+from cio_shared.common import google_clients
 from cio_shared.producer import publish_track
 
 from tests.delivery import harness as h

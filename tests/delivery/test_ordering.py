@@ -9,7 +9,7 @@ import json
 from typing import Any
 
 import pytest
-from cio_shared import google_clients
+from cio_shared.common import google_clients
 from cio_shared.messages import Person
 from cio_shared.producer import ordering_key, publish, publish_identify, publish_track
 

@@ -6,10 +6,9 @@ import json
 import time
 
 import pytest
-from cio_shared.dead_letter import dead_letter_attributes
-from cio_shared.decisions import from_status
-from cio_shared.ids import is_ulid
-from cio_shared.messages import parse_message
+from cio_shared.delivery.dead_letter import dead_letter_attributes
+from cio_shared.delivery.decisions import from_status
+from cio_shared.messages import is_ulid, parse_message
 from cio_shared.producer import prepare, publish_identify, publish_track, resolve_topic
 from pydantic import ValidationError
 

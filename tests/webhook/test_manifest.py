@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-from cio_shared.webhook_settings import WebhookSettings
-from cio_shared.webhook_signature import SEVEN_DAYS
+from cio_shared.webhooks import SEVEN_DAYS, WebhookSettings
 
 MANIFEST = Path(__file__).resolve().parents[2] / "functions" / "webhook" / "handler.yaml"
 

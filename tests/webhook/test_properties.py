@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from cio_shared.webhook_events import METRICS_BY_OBJECT_TYPE, SUBSCRIPTION_METRICS
+from cio_shared.webhooks import METRICS_BY_OBJECT_TYPE, SUBSCRIPTION_METRICS
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 

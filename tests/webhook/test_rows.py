@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cio_shared.webhook_events import (
+from cio_shared.webhooks import (
     METRICS_BY_OBJECT_TYPE,
     SUBSCRIPTION_METRICS,
     Unrecognised,

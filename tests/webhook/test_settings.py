@@ -4,8 +4,7 @@ variable and never its value."""
 from __future__ import annotations
 
 import pytest
-from cio_shared.webhook_settings import WebhookSettings, WebhookSettingsError
-from cio_shared.webhook_signature import SEVEN_DAYS
+from cio_shared.webhooks import SEVEN_DAYS, WebhookSettings, WebhookSettingsError
 
 
 def test_defaults_cover_the_retry_period_and_name_topics_by_convention(monkeypatch) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import unquote
 
 import requests
-from cio_shared.logs import REDACTED, redact, redact_email
+from cio_shared.common import REDACTED, redact, redact_email
 
 from cio_doctor.findings import CannotCheck, now_iso
 

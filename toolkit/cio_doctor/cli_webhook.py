@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from cio_shared.webhook_signature import DEFAULT_MAX_AGE_SECONDS
+from cio_shared.webhooks import DEFAULT_MAX_AGE_SECONDS
 
 from cio_doctor.cli_common import (
     EnvOpt,

@@ -201,7 +201,7 @@ class Settings:
 
 def access_secret(project: str, secret_id: str, version: str = "latest") -> str:
     """Read one secret version through cio_shared's client factory (ADC, or a local server)."""
-    from cio_shared.google_clients import secret_manager_client
+    from cio_shared.common import secret_manager_client
 
     from cio_doctor.gcloud import google_client, google_error
 

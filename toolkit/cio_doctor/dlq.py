@@ -68,7 +68,7 @@ def subscriptions(target: Target, env: EnvFile | None, chosen: Sequence[str]) ->
 
 
 def _peek_all(target: Target, subs: list[str], limit: int) -> dict[str, list[DeadLetter]]:
-    from cio_shared.google_clients import subscriber
+    from cio_shared.common import subscriber
 
     client = google_client(subscriber, "Pub/Sub")
     with ThreadPoolExecutor(max_workers=max(1, len(subs))) as pool:
@@ -211,7 +211,7 @@ def _topic_name(target: Target, message: DeadLetter) -> str:
 
 def replay_report(target: Target, subs: list[str], planned: set[str], limit: int) -> Report:
     """Re-publish the planned dead letters (by message id) to their source topics."""
-    from cio_shared.google_clients import ordered_publisher, subscriber
+    from cio_shared.common import ordered_publisher, subscriber
     from cio_shared.producer import ordering_key_of
 
     report = Report("dlq replay", target.prefix)

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from enum import IntEnum
 from typing import Any
 
-from cio_shared.logs import redact_email
+from cio_shared.common import redact_email
 
 EXIT_HEALTHY = 0
 EXIT_FINDINGS = 1

@@ -2,7 +2,7 @@
 
 These two APIs are read through REST rather than their client libraries: a GET each, no extra
 dependency. `<NAME>_API_ENDPOINT` (e.g. CLOUDRUN_API_ENDPOINT, MONITORING_API_ENDPOINT) points
-a call at a local server with no credentials, the convention cio_shared.google_clients uses
+a call at a local server with no credentials, the convention cio_shared.common.google_clients uses
 for BigQuery and Secret Manager.
 """
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cio_shared.webhook_signature import DEFAULT_MAX_AGE_SECONDS
+from cio_shared.webhooks import DEFAULT_MAX_AGE_SECONDS
 
 from cio_doctor.cio_http import Trace
 from cio_doctor.config import Settings

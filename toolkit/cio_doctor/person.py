@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from cio_shared.logs import redact_email
+from cio_shared.common import redact_email
 
 from cio_doctor.app_lookup import (
     body_or_note,

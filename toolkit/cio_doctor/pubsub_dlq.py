@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from cio_shared.logs import redact
+from cio_shared.common import redact
 
 from cio_doctor.findings import CannotCheck
 
@@ -85,7 +85,7 @@ class DeadLetter:
 
     def detail(self) -> dict[str, Any]:
         """Attributes and payload for people to read: emails shortened, secret-named fields
-        hidden (cio_shared.logs.redact), as in the handlers' logs."""
+        hidden (cio_shared.common.redact), as in the handlers' logs."""
         try:
             payload: Any = json.loads(self.data)
         except ValueError:

@@ -34,7 +34,7 @@ def from_capture(settings: Settings, url: str, request: str | None, body: str | 
 def from_quarantine(
     settings: Settings, url: str, limit: int, confirm: Callable[[str], bool]
 ) -> Report:
-    from cio_shared.google_clients import subscriber
+    from cio_shared.common import subscriber
 
     if settings.env is None:
         raise ConfigError("--quarantine needs --env to find the quarantine subscription")

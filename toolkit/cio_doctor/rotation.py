@@ -119,7 +119,7 @@ def _service(name: str, revision_name: str, revision: dict[str, Any]) -> Service
 
 
 def secret_states(env: EnvFile) -> dict[str, SecretState]:
-    from cio_shared.google_clients import secret_manager_client
+    from cio_shared.common import secret_manager_client
     from google.api_core import exceptions
 
     client = google_client(secret_manager_client, "Secret Manager")

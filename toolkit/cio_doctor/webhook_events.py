@@ -1,6 +1,6 @@
 """Parse a reporting-webhook body: count events, flag per-event errors, measure delivery lag.
 
-The catalog of object types and metrics is the webhook handler's (cio_shared.webhook_events),
+The catalog of object types and metrics is the webhook handler's (cio_shared.webhooks.events),
 taken from Customer.io's reporting-webhooks document, so the toolkit and the handler agree on
 what is quarantined.
 """
@@ -11,7 +11,7 @@ import json
 from collections import Counter
 from typing import Any
 
-from cio_shared.webhook_events import (
+from cio_shared.webhooks import (
     METRICS_BY_OBJECT_TYPE,
     SUBSCRIPTION_METRICS,
     TOP_LEVEL_FIELDS,

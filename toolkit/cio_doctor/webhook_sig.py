@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from cio_shared.webhook_signature import (
+from cio_shared.webhooks import (
     DEFAULT_MAX_AGE_SECONDS,
     DEFAULT_MAX_FUTURE_SECONDS,
     SIGNATURE_HEADER,
@@ -82,7 +82,7 @@ def verify(
 ) -> Verdict:
     """Verify a captured request against `keys` ((label, key) pairs, current key first).
 
-    The timestamp window defaults to the webhook handler's (cio_shared.webhook_signature):
+    The timestamp window defaults to the webhook handler's (cio_shared.webhooks.signature):
     Customer.io retries for seven days and does not document whether a retry is re-stamped.
     """
     signature = header(headers, SIGNATURE_HEADER)

@@ -16,7 +16,7 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
-from cio_shared.settings import Settings
+from cio_shared.delivery.settings import Settings
 
 ENTITY_PATH = "/api/v2/entity"
 BATCH_PATH = "/api/v2/batch"

@@ -19,9 +19,13 @@ from typing import Any
 from pydantic import ValidationError
 
 from cio_shared import contract
-from cio_shared.dead_letter import DeadLetterPublisher, dead_letter_attributes
-from cio_shared.decisions import Decision, Outcome, permanent, retry
-from cio_shared.logs import StructuredLogger, get_logger
+from cio_shared.common import StructuredLogger, get_logger
+from cio_shared.delivery.dead_letter import DeadLetterPublisher, dead_letter_attributes
+from cio_shared.delivery.decisions import Decision, Outcome, permanent, retry
+from cio_shared.delivery.push import EnvelopeError, PushMessage, parse_push
+from cio_shared.delivery.senders import Sender, build_sender
+from cio_shared.delivery.settings import Settings, SettingsError
+from cio_shared.delivery.track_client import TrackClient
 from cio_shared.messages import (
     TOPIC_ACTIONS,
     AnyMessage,
@@ -29,10 +33,6 @@ from cio_shared.messages import (
     parse_message,
     size_problem,
 )
-from cio_shared.push import EnvelopeError, PushMessage, parse_push
-from cio_shared.senders import Sender, build_sender
-from cio_shared.settings import Settings, SettingsError
-from cio_shared.track_client import TrackClient
 
 RETRY_STATUS = 503
 ACK_STATUS = 200

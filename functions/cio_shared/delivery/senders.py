@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from cio_shared.batching import Coalescer
-from cio_shared.decisions import Outcome, from_status, permanent, retry, transport_error
+from cio_shared.delivery.batching import Coalescer
+from cio_shared.delivery.decisions import Outcome, from_status, permanent, retry, transport_error
+from cio_shared.delivery.rate_limit import TokenBucket
+from cio_shared.delivery.settings import Settings
+from cio_shared.delivery.track_client import TrackClient, TransportError
 from cio_shared.messages import MAX_BATCH_BYTES
-from cio_shared.rate_limit import TokenBucket
-from cio_shared.settings import Settings
-from cio_shared.track_client import TrackClient, TransportError
 
 # `{"batch":[` + `]}` around the items
 _BATCH_OVERHEAD = 12

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from cio_shared import google_clients
-from cio_shared.decisions import Outcome
+from cio_shared.common import google_clients
+from cio_shared.delivery.decisions import Outcome
 
 MAX_ATTRIBUTE_BYTES = 1024  # Pub/Sub's limit for one attribute value
 

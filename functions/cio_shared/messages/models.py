@@ -7,8 +7,9 @@ One JSON object per Pub/Sub message (UTF-8), discriminated by `action`:
      "name": "purchase", "attributes": {"price": 29.99}}
 
 The pydantic models below are the single source; `schemas/event-v1.schema.json` is generated
-from them (`python -m cio_shared.messages > functions/cio_shared/schemas/event-v1.schema.json`)
-for producers in other languages, and a test keeps the two in sync. Pub/Sub topic schemas are
+from them for producers in other languages
+(`python -m cio_shared.messages > functions/cio_shared/messages/schemas/event-v1.schema.json`),
+and a test keeps the two in sync. Pub/Sub topic schemas are
 deliberately not used: they accept only Avro or protobuf, and Avro's JSON encoding rejects
 ordinary producer JSON. Validation happens in the producer helper and again in the handlers.
 
@@ -19,13 +20,12 @@ payload of `/api/v2/entity` and one item of `/api/v2/batch`.
 from __future__ import annotations
 
 import json
-import sys
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 from cio_shared.contract import EVENT_ACTIONS, PERSON_ACTIONS
-from cio_shared.ids import ULID_PATTERN
+from cio_shared.messages.ids import ULID_PATTERN
 
 SCHEMA_VERSION = 1
 SCHEMA_ID = "cio.event.v1"
@@ -202,7 +202,3 @@ def json_schema() -> dict[str, Any]:
 
 def json_schema_text() -> str:
     return json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
-
-
-if __name__ == "__main__":  # pragma: no cover - regeneration entry point
-    sys.stdout.write(json_schema_text())

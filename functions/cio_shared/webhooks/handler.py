@@ -21,12 +21,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from flask import Request
-
-from cio_shared.logs import StructuredLogger, get_logger
-from cio_shared.webhook_events import (
+from cio_shared.common import StructuredLogger, get_logger
+from cio_shared.webhooks.events import (
     Unrecognised,
     WebhookEvent,
     attributes,
@@ -34,9 +32,12 @@ from cio_shared.webhook_events import (
     parse_event,
     to_row,
 )
-from cio_shared.webhook_publish import PublishError, publish
-from cio_shared.webhook_settings import WebhookSettings
-from cio_shared.webhook_signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureVerifier
+from cio_shared.webhooks.publish import PublishError, publish
+from cio_shared.webhooks.settings import WebhookSettings
+from cio_shared.webhooks.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureVerifier
+
+if TYPE_CHECKING:  # annotations only: importing the package stays free of Flask
+    from flask import Request
 
 Response = tuple[dict[str, Any], int, dict[str, str]]
 HANDLER = "webhook"

@@ -12,9 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from cio_shared import contract
+from cio_shared.common import EnvReader, SettingsError, project_id, topic_path
 from cio_shared.contract import TRACK_URLS
-from cio_shared.env_reader import EnvReader, SettingsError
-from cio_shared.google_clients import project_id, topic_path
 
 __all__ = ["TRACK_URLS", "Settings", "SettingsError"]
 

@@ -11,9 +11,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from cio_shared.env_reader import EnvReader, SettingsError
-from cio_shared.google_clients import project_id, topic_path
-from cio_shared.webhook_signature import DEFAULT_MAX_AGE_SECONDS, DEFAULT_MAX_FUTURE_SECONDS
+from cio_shared.common import EnvReader, SettingsError, project_id, topic_path
+from cio_shared.webhooks.signature import DEFAULT_MAX_AGE_SECONDS, DEFAULT_MAX_FUTURE_SECONDS
 
 # Far above Customer.io's largest events (a sent event can carry the whole message body), and
 # below Pub/Sub's 10 MB message limit, since the body is published whole.

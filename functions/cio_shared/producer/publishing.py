@@ -32,8 +32,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from cio_shared import google_clients
-from cio_shared.ids import event_id_for_key, new_event_id
+from cio_shared.common import google_clients
 from cio_shared.messages import (
     SCHEMA_ID,
     TOPIC_ACTIONS,
@@ -41,7 +40,9 @@ from cio_shared.messages import (
     Person,
     build_message,
     encode_operation,
+    event_id_for_key,
     message_bytes,
+    new_event_id,
     parse_message,
     size_problem,
 )
