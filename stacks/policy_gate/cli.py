@@ -118,6 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"policy gate: checkov {version} (terraform_json) with {len(checks)} project checks"
         f"{span}, {len(suppressions)} suppressions"
+        + ("; checkov's results reused (identical inputs)" if scans[stacks[0].env].cached else "")
     )
     print(report.table(verdicts))
     for line in report.problems(verdicts, by_env):

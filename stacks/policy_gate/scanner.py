@@ -3,8 +3,10 @@ results. Checkov is never imported here: its dependency pins conflict with ours.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +45,7 @@ class ScanResult:
     failed: list[Finding] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     report_dir: Path = Path()
+    cached: bool = False  # checkov's reports reused from an identical earlier scan
 
 
 def _finding(stack: StackFile, record: dict[str, Any]) -> Finding:
@@ -115,6 +118,56 @@ def _command(checkov: Path, files: list[str], checks_dir: Path, report_dir: Path
     ]  # fmt: skip
 
 
+CACHE_DIR = ".cache"
+CACHED_FILES = (JSON_REPORT, SARIF_REPORT, LOG)
+CACHE_KEEP = 8
+
+
+def scan_key(command: list[str], stacks: list[StackFile], checks_dir: Path, cwd: Path) -> str:
+    """Everything checkov's verdict depends on: its command line (version pinned by the
+    checkov venv's requirements), the project checks, and every stack's bytes."""
+    digest = hashlib.sha256()
+    requirements = cwd / "requirements" / "checkov.txt"
+    inputs = [*sorted(checks_dir.rglob("*.py")), *(s.path for s in stacks)]
+    if requirements.exists():
+        inputs.append(requirements)
+    digest.update("\0".join(command).encode())
+    for path in inputs:
+        digest.update(str(path.resolve()).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class ScanCache:
+    """checkov's reports for inputs already scanned: a warm gate over unchanged stacks (the
+    synth is byte-for-byte deterministic) reads them instead of starting checkov again."""
+
+    folder: Path
+    key: str
+
+    @property
+    def entry(self) -> Path:
+        return self.folder / self.key
+
+    def restore(self, report_dir: Path) -> bool:
+        if os.environ.get("CIO_POLICY_CACHE") == "off" or not all(
+            (self.entry / name).exists() for name in CACHED_FILES
+        ):
+            return False
+        for name in CACHED_FILES:
+            shutil.copyfile(self.entry / name, report_dir / name)
+        return True
+
+    def store(self, report_dir: Path) -> None:
+        self.entry.mkdir(parents=True, exist_ok=True)
+        for name in CACHED_FILES:
+            if (report_dir / name).exists():
+                shutil.copyfile(report_dir / name, self.entry / name)
+        entries = sorted(self.folder.iterdir(), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in entries[CACHE_KEEP:]:
+            shutil.rmtree(old, ignore_errors=True)
+
+
 def _terraform_json_part(report: Path) -> dict[str, Any]:
     """checkov's terraform_json report, refusing one with skipped checks."""
     data = json.loads(report.read_text(encoding="utf-8"))
@@ -153,10 +206,19 @@ def scan(
     report_dir.mkdir(parents=True, exist_ok=True)
     by_file = {"/" + os.path.relpath(s.path, cwd): s for s in stacks}
     files = [relative.lstrip("/") for relative in by_file]
-    log = _run_checkov(_command(checkov, files, checks_dir, report_dir), cwd, report_dir)
+    command = _command(checkov, files, checks_dir, report_dir)
+    cache = ScanCache(report_dir / CACHE_DIR, scan_key(command, stacks, checks_dir, cwd))
+    cached = cache.restore(report_dir)
+    if cached:
+        log = report_dir / LOG
+    else:
+        log = _run_checkov(command, cwd, report_dir)
+        cache.store(report_dir)
     part = _terraform_json_part(report_dir / JSON_REPORT)
     version = str(part["summary"].get("checkov_version", ""))
-    results = {s.env: ScanResult(s.env, version, report_dir=report_dir) for s in stacks}
+    results = {
+        s.env: ScanResult(s.env, version, report_dir=report_dir, cached=cached) for s in stacks
+    }
     for key, target in (("passed_checks", "passed"), ("failed_checks", "failed")):
         for record in part.get("results", {}).get(key, []):
             stack = by_file.get(record["file_path"])

@@ -99,3 +99,23 @@ def test_gate_refuses_to_run_beside_a_checkov_config_file(tmp_path: Path) -> Non
     run = run_gate(tmp_path, tmp_path / "reports", "--env", "fabnokms")
     assert run.returncode == 2
     assert f"checkov would read {tmp_path / '.checkov.yaml'}" in run.stderr
+
+
+def test_a_warm_gate_reuses_checkovs_results_until_an_input_changes(
+    real_gate: GateRun, tmp_path: Path
+) -> None:
+    """`make platform` twice: synth is deterministic, so the second gate reads checkov's
+    reports back instead of starting it; any changed byte of a stack runs checkov again."""
+    assert "reused" not in real_gate.stdout.splitlines()[0]
+    again = run_gate(real_gate.outdir, real_gate.reports)
+    assert "checkov's results reused (identical inputs)" in again.stdout.splitlines()[0]
+    assert again.returncode == real_gate.returncode
+    assert again.stdout.splitlines()[1:-1] == real_gate.stdout.splitlines()[1:-1]
+    copy = tmp_path / "out"
+    for path in real_gate.outdir.glob("stacks/*/cdk.tf.json"):
+        target = copy / path.relative_to(real_gate.outdir)
+        target.parent.mkdir(parents=True)
+        target.write_bytes(path.read_bytes() + b"\n")
+    changed = run_gate(copy, real_gate.reports)
+    assert "reused" not in changed.stdout.splitlines()[0]
+    assert changed.returncode == real_gate.returncode
