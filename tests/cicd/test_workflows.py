@@ -112,10 +112,13 @@ def test_matrix_command_lists_every_environment_file(tmp_path) -> None:
 def test_plan_concurrency_is_per_environment_and_deploys_never_cancel() -> None:
     plan = load(REPO / ".github/workflows/plan.yml")["jobs"]["plan"]["concurrency"]
     assert "${{ matrix.env }}" in plan["group"]
-    promote = load(REPO / ".github/workflows/promote.yml")["jobs"]
-    for job in ("plan", "deploy"):
-        assert "${{ inputs.environment }}" in promote[job]["concurrency"]["group"]
-        assert promote[job]["concurrency"]["cancel-in-progress"] is False
+    chain = load(REPO / ".github/workflows/deploy.yml")["jobs"]
+    for env, job in chain.items():  # plan-then-apply of one environment: one group, queued
+        assert job["concurrency"] == {
+            "group": f"deploy-{env}",
+            "cancel-in-progress": False,
+            "queue": "max",
+        }
     drift = load(REPO / ".github/workflows/drift.yml")["jobs"]["drift"]["concurrency"]
     assert "${{ matrix.env }}" in drift["group"]
 
