@@ -44,14 +44,14 @@ def api_cmd(
     Shows the request with credentials redacted, status, latency, Customer.io's error and
     request id. Read-only unless --write.
     """
-    from cio_doctor import api_call
+    from cio_doctor import api
     from cio_doctor.cio_http import app_client, track_client
 
     def build() -> Report:
         settings = load_settings(env, region, timeout)
         recorder = trace_file(trace)
         if target == "probe":
-            return api_call.probe(settings, recorder)
+            return api.probe(settings, recorder)
         if target not in ("track", "app"):
             raise CannotCheck(f"target must be probe, track or app, not {target!r}")
         if not path:
@@ -60,9 +60,9 @@ def api_cmd(
         if verb != "GET" and not write:
             raise CannotCheck(f"{verb} changes data in Customer.io: add --write if you mean it")
         factory = track_client if target == "track" else app_client
-        body = api_call.parse_body(data)
-        params = api_call.parse_params(param or [])
-        return api_call.run_calls(
+        body = api.parse_body(data)
+        params = api.parse_params(param or [])
+        return api.run_calls(
             {target: factory(settings, recorder)}, [(target, verb, path, params, body)]
         )
 
@@ -86,7 +86,7 @@ def user_cmd(
     Identifiers, email, unsubscribed, email suppressions (bounces, spam complaints), recent
     messages and activities, segments.
     """
-    from cio_doctor import person
+    from cio_doctor import user
     from cio_doctor.cio_http import app_client
 
     if id_type not in (None, "id", "email", "cio_id"):
@@ -94,7 +94,7 @@ def user_cmd(
 
     def build() -> Report:
         client = app_client(load_settings(env, region, timeout), trace_file(trace))
-        return person.diagnose(client, who, id_type)
+        return user.diagnose(client, who, id_type)
 
     finish(build, as_json, "looking up the person")
 

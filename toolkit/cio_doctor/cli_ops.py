@@ -33,11 +33,11 @@ def secrets_cmd(
     Values injected as environment variables refresh only on new instances: roll a new
     revision after adding a version (see toolkit/README.md, "Rotating a secret").
     """
-    from cio_doctor import rotation
+    from cio_doctor import secrets
     from cio_doctor.config import load_env_file
 
     def build() -> Report:
-        return rotation.rotation_report(load_env_file(env), rotation.CloudRunServices())
+        return secrets.rotation_report(load_env_file(env), secrets.CloudRunServices())
 
     finish(build, as_json, "reading secret versions")
 

@@ -85,12 +85,12 @@ def webhook_replay(
     as_json: JsonOpt = False,
 ) -> None:
     """Send a captured or quarantined event to a handler URL, signed now with the signing key."""
-    from cio_doctor import replay_webhook
+    from cio_doctor import webhook_replay
 
     def build() -> Report:
         settings = load_settings(env, timeout=timeout)
         if quarantine:
-            return replay_webhook.from_quarantine(settings, url, limit, confirmer(yes, as_json))
-        return replay_webhook.from_capture(settings, url, request, body)
+            return webhook_replay.from_quarantine(settings, url, limit, confirmer(yes, as_json))
+        return webhook_replay.from_capture(settings, url, request, body)
 
     finish(build, as_json, "replaying")

@@ -45,9 +45,9 @@ def _network(i: Inputs) -> Report:
 
 
 def _probe(i: Inputs) -> Report:
-    from cio_doctor import api_call
+    from cio_doctor import api
 
-    return api_call.probe(i.settings, i.trace)
+    return api.probe(i.settings, i.trace)
 
 
 def _needs_env(i: Inputs, what: str) -> Any:
@@ -75,18 +75,18 @@ def _dlq(purposes: list[str] | None = None) -> Callable[[Inputs], Report]:
 
 
 def _secrets(i: Inputs) -> Report:
-    from cio_doctor import rotation
+    from cio_doctor import secrets
 
-    return rotation.rotation_report(_needs_env(i, "the secret check"), rotation.CloudRunServices())
+    return secrets.rotation_report(_needs_env(i, "the secret check"), secrets.CloudRunServices())
 
 
 def _user(i: Inputs) -> Report:
-    from cio_doctor import person
+    from cio_doctor import user
     from cio_doctor.cio_http import app_client
 
     if not i.user:
         raise CannotCheck("pass --user ID|EMAIL of an affected person")
-    return person.diagnose(app_client(i.settings, i.trace), i.user)
+    return user.diagnose(app_client(i.settings, i.trace), i.user)
 
 
 def _campaign(i: Inputs) -> Report:
