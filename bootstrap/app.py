@@ -123,7 +123,11 @@ class BootstrapStack(cdk.TerraformStack):
             attribute_mapping={
                 "google.subject": "assertion.sub",
                 "attribute.repository": "assertion.repository",
+                "attribute.repository_id": "assertion.repository_id",
+                "attribute.repository_owner_id": "assertion.repository_owner_id",
                 "attribute.ref": "assertion.ref",
+                # The deployer's own key: its Environment only for promote.yml on main.
+                "attribute.deploy": self.config.deploy_attribute(),
             },
             oidc=cdkb.IamWorkloadIdentityPoolProviderOidc(issuer_uri=GITHUB_ISSUER),
         )
@@ -173,12 +177,14 @@ class BootstrapStack(cdk.TerraformStack):
                     member=f"serviceAccount:{account.email}",
                     condition=condition,
                 )
-        # Read the state and take the state lock (a lock is an object in the bucket).
+        # Read the state only: plans run with -lock=false (stacks/plan.py), so the planner,
+        # which any branch of the repository may use, can neither overwrite nor delete the
+        # state nor hold its lock.
         cdk.StorageBucketIamMember(
             self,
             "planner-state",
             bucket=self.state_bucket.name,
-            role="roles/storage.objectUser",
+            role="roles/storage.objectViewer",
             member=f"serviceAccount:{self.planner.email}",
         )
 
@@ -217,26 +223,31 @@ class BootstrapStack(cdk.TerraformStack):
 
     def _allow_github(self, pool: cdk.TerraformElement) -> None:
         pool_name = f"{self.env.pool_name(self.config)}"
-        repo = self.config.github_repository
-        # Any workflow of the repository may plan (fork pull requests get no token at all).
+        repo_id = self.config.github_repository_id
+        planners = (
+            f"attribute.repository_id/{repo_id}"
+            if repo_id
+            else f"attribute.repository/{self.config.github_repository}"
+        )
+        # Any workflow and ref of the repository may plan (pull requests run on
+        # refs/pull/N/merge; fork pull requests get no token at all): read-only.
         cdk.ServiceAccountIamMember(
             self,
             "planner-wif",
             service_account_id=self.planner.name,
             role="roles/iam.workloadIdentityUser",
-            member=f"principalSet://iam.googleapis.com/{pool_name}/attribute.repository/{repo}",
+            member=f"principalSet://iam.googleapis.com/{pool_name}/{planners}",
             depends_on=[pool],
         )
-        # Only jobs running in the GitHub Environment of this name (required reviewers and
-        # branch rules are configured there) may deploy.
+        # Only promote.yml's jobs on refs/heads/main in the GitHub Environment of this name
+        # (required reviewers are configured there) may deploy: see deploy_attribute().
         cdk.ServiceAccountIamMember(
             self,
             "deployer-wif",
             service_account_id=self.deployer.name,
             role="roles/iam.workloadIdentityUser",
             member=(
-                f"principal://iam.googleapis.com/{pool_name}/subject/"
-                f"repo:{repo}:environment:{self.env.name}"
+                f"principalSet://iam.googleapis.com/{pool_name}/attribute.deploy/{self.env.name}"
             ),
             depends_on=[pool],
         )

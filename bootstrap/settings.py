@@ -19,6 +19,11 @@ ENVIRONMENTS = REPO / "environments"
 CONFIG = Path(__file__).resolve().parent / "config.yaml"
 GITHUB_REPOSITORY = re.compile(r"^[A-Za-z0-9-]+/[A-Za-z0-9._-]+$")
 POOL_ID = re.compile(r"^[a-z0-9-]{4,32}$")
+# The reusable workflow whose deploy job applies (job_workflow_ref of the OIDC token), and
+# the only ref it may deploy from.
+DEPLOY_WORKFLOW = ".github/workflows/promote.yml"
+DEPLOY_REF = "refs/heads/main"
+NOT_A_DEPLOY = "none"  # the deploy attribute of every other token
 
 
 class BootstrapConfigError(Exception):
@@ -32,14 +37,34 @@ class BootstrapConfig:
     workload_identity_provider: str = "github-actions"
     state_versions_kept: int = 50
     github_repository_id: str | None = None
+    github_repository_owner_id: str | None = None
+
+    def _id_checks(self) -> str:
+        checks = ""
+        if self.github_repository_id:
+            checks += f" && assertion.repository_id == '{self.github_repository_id}'"
+        if self.github_repository_owner_id:
+            checks += f" && assertion.repository_owner_id == '{self.github_repository_owner_id}'"
+        return checks
 
     def attribute_condition(self) -> str:
-        """CEL on the GitHub token: only this repository (and, if known, its immutable id,
-        so a deleted and re-created repository of the same name is not trusted)."""
-        condition = f"assertion.repository == '{self.github_repository}'"
-        if self.github_repository_id:
-            condition += f" && assertion.repository_id == '{self.github_repository_id}'"
-        return condition
+        """CEL on the GitHub token: only this repository (and, if known, its immutable id and
+        its owner's, so a deleted and re-created repository or owner of the same name is not
+        trusted)."""
+        return f"assertion.repository == '{self.github_repository}'" + self._id_checks()
+
+    def deploy_attribute(self) -> str:
+        """CEL for `attribute.deploy`: the GitHub Environment of a job of promote.yml running
+        on main (with the repository and owner ids when known), else 'none'. The deployer of
+        environment X is bound to `attribute.deploy/X`, so a job on another branch, in another
+        workflow or without that Environment gets no deployer token, while the planner's
+        pull-request plans (refs/pull/N/merge) still use the same provider."""
+        workflow = f"{self.github_repository}/{DEPLOY_WORKFLOW}@{DEPLOY_REF}"
+        return (
+            f"('environment' in assertion && assertion.ref == '{DEPLOY_REF}'"
+            f" && assertion.job_workflow_ref == '{workflow}'{self._id_checks()})"
+            f" ? assertion.environment : '{NOT_A_DEPLOY}'"
+        )
 
 
 @dataclass(frozen=True)
@@ -126,6 +151,7 @@ def load_config(path: Path = CONFIG) -> BootstrapConfig:
         workload_identity_provider=str(data.get("workload_identity_provider", "github-actions")),
         state_versions_kept=int(data.get("state_versions_kept", 50)),
         github_repository_id=_optional_digits(data, "github_repository_id", path),
+        github_repository_owner_id=_optional_digits(data, "github_repository_owner_id", path),
     )
     for key in ("workload_identity_pool", "workload_identity_provider"):
         if not POOL_ID.match(getattr(config, key)):
@@ -144,6 +170,11 @@ def load_environment(path: Path) -> TargetEnvironment:
         env = load_validated(path)
     except ConfigError as exc:
         raise BootstrapConfigError(str(exc)) from None
+    if env.name == NOT_A_DEPLOY:
+        raise BootstrapConfigError(
+            f"{path}: an environment may not be named {NOT_A_DEPLOY!r}: that value marks "
+            "tokens that may not deploy (BootstrapConfig.deploy_attribute)"
+        )
     if env.project_number is None:
         raise BootstrapConfigError(
             f"{path}: project_number: required by the bootstrap (Workload Identity pool names "

@@ -74,7 +74,7 @@ def test_only_the_github_environment_may_deploy(bootstrap_stacks: Stacks) -> Non
         number = env_file(env)["project_number"]
         pool = f"projects/{number}/locations/global/workloadIdentityPools/github"
         assert members["deployer-wif"]["member"] == (
-            f"principal://iam.googleapis.com/{pool}/subject/repo:{repository}:environment:{env}"
+            f"principalSet://iam.googleapis.com/{pool}/attribute.deploy/{env}"
         )
         assert members["planner-wif"]["member"] == (
             f"principalSet://iam.googleapis.com/{pool}/attribute.repository/{repository}"
