@@ -172,3 +172,17 @@ def test_repository_id_tightens_the_condition(tmp_path: Path) -> None:
     config.write_text("github_repository: acme/cio\ngithub_repository_id: acme\n")
     with pytest.raises(BootstrapConfigError, match="github_repository_id must be digits"):
         load_config(config)
+
+
+def test_the_custom_role_waits_for_the_iam_api(bootstrap_stacks: Stacks) -> None:
+    """Like everything else in the bootstrap, the custom role is created after the APIs it
+    needs are enabled (iam.googleapis.com), not in parallel with their enablement."""
+    for stack in bootstrap_stacks.values():
+        resources = stack["resource"]
+        (role,) = resources["google_project_iam_custom_role"].values()
+        services = {
+            f"google_project_service.{key}": svc["service"]
+            for key, svc in resources["google_project_service"].items()
+        }
+        waits_for = {services[d] for d in role.get("depends_on", []) if d in services}
+        assert "iam.googleapis.com" in waits_for

@@ -189,3 +189,40 @@ def test_rotation_check_shows_versions_and_what_to_roll(
     assert "gcloud run services update" in found["secret_not_rolled"]["next_step"]
     assert found["secret_version_disabled"]["severity"] == "critical"
     assert result.json["findings"][0]["code"] == "secret_version_disabled"
+
+
+def test_a_pinned_version_older_than_the_newest_names_the_pin_to_bump(
+    store: Store, endpoint: str, make_env: Callable[..., str], env_dir: Path
+) -> None:
+    """The stacks pin numeric versions: after `versions add`, the revision still runs the pin."""
+    env = make_env()
+    now = datetime.now(UTC)
+    key = f"cio-{env}-track-api-key"
+    store.add(PROJECT, key, "k1", created=now - timedelta(days=30))
+    store.add(PROJECT, key, "k2", created=now - timedelta(hours=1))
+    track = _revision(env, "track", now - timedelta(days=2), {"CIO_TRACK_API_KEY": (key, "1")})
+    routes = {
+        f"/v2/projects/{PROJECT}/locations/europe-west1/services": lambda h: (
+            200,
+            {"services": [track[0]]},
+        ),
+        f"/v2/{track[1]}": lambda h: (200, track[2]),
+    }
+    with http_server(routes) as (cloud_run, _):
+        result = run(
+            ["secrets", "--env", env, "--json"],
+            env={
+                "SECRETMANAGER_API_ENDPOINT": endpoint,
+                "CLOUDRUN_API_ENDPOINT": cloud_run,
+                "CIO_DOCTOR_ENV_DIR": str(env_dir),
+            },
+        )
+    rows = {
+        (r["service"], r["variable"]): r for r in result.json["checks"][1]["data"]["references"]
+    }
+    assert rows[(f"cio-{env}-track", "CIO_TRACK_API_KEY")]["version_ref"] == "1"
+    found = {f["code"]: f for f in result.json["findings"]}
+    pinned = found["secret_pinned_old"]
+    assert "runs" in pinned["title"] and "latest is 2" in pinned["title"]
+    assert 'secret_versions.track-api-key: "2"' in pinned["next_step"]
+    assert f"environments/{env}.yaml" in pinned["next_step"]
