@@ -28,7 +28,7 @@ from bootstrap.settings import (
 )
 from stacks import cdk
 from stacks import cdk_bootstrap as cdkb
-from stacks.identities import PUSH, describe
+from stacks.identities import PUSH, SMOKE, describe
 from stacks.service_agents import agent_email
 
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
@@ -50,6 +50,9 @@ class BootstrapStack(cdk.TerraformStack):
         pool = self._identity_pool()
         self.planner = self._account("planner", "Plans (read-only) from pull requests and main")
         self.deployer = self._account("deployer", "Applies reviewed plans from GitHub Environments")
+        self.smoke = self._account(
+            SMOKE, "Smoke-checks a deployed environment (signed webhook to BigQuery)"
+        )
         self._grant_project_roles()
         self._workload_accounts()
         self._allow_github(pool)
@@ -158,6 +161,7 @@ class BootstrapStack(cdk.TerraformStack):
         grants = [
             ("deployer", self.deployer, roles.deployer_roles()),
             ("planner", self.planner, roles.planner_roles()),
+            (SMOKE, self.smoke, roles.SMOKE_PROJECT_ROLES),
         ]
         for who, account, granted in grants:
             for role in granted:
@@ -240,18 +244,25 @@ class BootstrapStack(cdk.TerraformStack):
             depends_on=[pool],
         )
         # Only promote.yml's jobs on refs/heads/main in the GitHub Environment of this name
-        # (required reviewers are configured there) may deploy: see deploy_attribute().
-        cdk.ServiceAccountIamMember(
-            self,
-            "deployer-wif",
-            service_account_id=self.deployer.name,
-            role="roles/iam.workloadIdentityUser",
-            member=(
-                f"principalSet://iam.googleapis.com/{pool_name}/attribute.deploy/{self.env.name}"
-            ),
-            depends_on=[pool],
+        # (required reviewers are configured there) may deploy: see deploy_attribute(). The
+        # smoke account (it reads the webhook's signing key) is bound to the same principal set.
+        deployers = (
+            f"principalSet://iam.googleapis.com/{pool_name}/attribute.deploy/{self.env.name}"
         )
-        for name, account in (("planner", self.planner), ("deployer", self.deployer)):
+        for name, account in (("deployer", self.deployer), (SMOKE, self.smoke)):
+            cdk.ServiceAccountIamMember(
+                self,
+                f"{name}-wif",
+                service_account_id=account.name,
+                role="roles/iam.workloadIdentityUser",
+                member=deployers,
+                depends_on=[pool],
+            )
+        for name, account in (
+            ("planner", self.planner),
+            ("deployer", self.deployer),
+            (SMOKE, self.smoke),
+        ):
             cdk.TerraformOutput(self, f"{name}-email", value=account.email)
         cdk.TerraformOutput(
             self, "workload-identity-provider", value=self.env.provider_name(self.config)

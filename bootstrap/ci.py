@@ -2,6 +2,7 @@
 
     python -m bootstrap.ci matrix          -> ["dev","prod","staging"] (one per environments/*.yaml)
     python -m bootstrap.ci identity dev    -> key=value lines for $GITHUB_OUTPUT
+                                              (project, provider, planner, deployer, smoke)
 
 `matrix` needs only the standard library (it runs before any install); `identity` reads
 the environment file and bootstrap/config.yaml, so the names the workflows authenticate
@@ -27,6 +28,8 @@ from bootstrap.settings import (
 
 
 def identity(env: str, environments: Path = ENVIRONMENTS, config: Path = CONFIG) -> dict[str, str]:
+    from stacks.identities import SMOKE  # here: `matrix` runs on a bare Python
+
     target = load_environment(environments / f"{env}.yaml")
     settings = load_config(config)
     return {
@@ -34,6 +37,7 @@ def identity(env: str, environments: Path = ENVIRONMENTS, config: Path = CONFIG)
         "workload_identity_provider": target.provider_name(settings),
         "planner": target.account_email("planner"),
         "deployer": target.account_email("deployer"),
+        "smoke": target.account_email(SMOKE),
         "state_bucket": target.state_bucket,
     }
 

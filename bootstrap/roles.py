@@ -89,6 +89,13 @@ LOCAL_TYPES = frozenset({"time_sleep"})
 # (serviceAccountUser) is granted on each workload account only (bootstrap/app.py).
 DEPLOYER_EXTRA: dict[str, str] = {}
 PLANNER_EXTRA: dict[str, str] = {}
+# The smoke account's only project-level role (bootstrap/app.py); everything else it reads
+# is granted per resource by the stacks (stacks/smoke.py). No secret, table or subscription
+# role project-wide: bigquery.jobUser runs jobs but reads no data by itself.
+SMOKE_PROJECT_ROLES: dict[str, str] = {
+    "roles/bigquery.jobUser": "run the smoke check's query for its event's row (the table "
+    "data is readable through the stacks' dataViewer on the analytics dataset only)",
+}
 
 WHY = {
     "roles/pubsub.admin": "topics, subscriptions (push, dead-letter, BigQuery) and their IAM "

@@ -18,6 +18,9 @@ from stacks.manifests import HandlerManifest
 SERVICE_ACCOUNT_ID_MAX = 30
 BUILD = "build"
 PUSH = "push"
+# The identity of the post-deploy smoke check (scripts/smoke_check.py): created and bound to
+# GitHub by the bootstrap like the deployer, granted its few reads by the stacks (stacks/smoke.py).
+SMOKE = "smoke"
 
 
 class AccountNameError(ValueError):
@@ -39,6 +42,11 @@ def workload_accounts(env: Environment, manifests: Sequence[HandlerManifest]) ->
     """purpose -> account id: the build and push identities, and one per handler."""
     purposes = [BUILD, PUSH, *sorted(m.name for m in manifests)]
     return {p: account_id(env.name_prefix, env.name, p) for p in purposes}
+
+
+def smoke_account_id(env: Environment) -> str:
+    """`<prefix>-<env>-smoke`: the account the smoke check runs as."""
+    return account_id(env.name_prefix, env.name, SMOKE)
 
 
 def describe(purpose: str) -> str:

@@ -14,6 +14,7 @@ from stacks.handlers import Handlers
 from stacks.manifests import HandlerManifest
 from stacks.monitoring import Monitoring
 from stacks.secrets import Secrets
+from stacks.smoke import SmokeAccess, needs_smoke_access
 
 PROVIDER_VERSION = "6.50.0"
 
@@ -61,6 +62,8 @@ class PlatformStack(cdk.TerraformStack):
         analytics = Analytics(self, env, bus, tree.analytics_dir)
         delivery.append(analytics.subscription)
         Monitoring(self, env, [str(s.name_input) for s in delivery])
+        if needs_smoke_access(env, manifests):  # after every topic and subscription
+            SmokeAccess(self, env, secrets, bus, analytics)
         self._outputs(bus, number)
         labels = {"environment": env.name, "managed-by": "cdktf", "owner": env.owner, **env.labels}
         cdk.Aspects.of(self).add(LabelAspect(labels))

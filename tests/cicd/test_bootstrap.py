@@ -80,7 +80,9 @@ def test_only_the_github_environment_may_deploy(bootstrap_stacks: Stacks) -> Non
             f"principalSet://iam.googleapis.com/{pool}/attribute.repository/{repository}"
         )
         wif = {k: m for k, m in members.items() if m["role"] == "roles/iam.workloadIdentityUser"}
-        assert set(wif) == {"deployer-wif", "planner-wif"}
+        # the smoke account shares the deployer's principal set (tests/cicd/test_smoke_identity.py)
+        assert set(wif) == {"deployer-wif", "planner-wif", "smoke-wif"}
+        assert members["smoke-wif"]["member"] == members["deployer-wif"]["member"]
 
 
 def granted(stack: dict, who: str) -> dict[str, dict]:

@@ -18,6 +18,7 @@ from tests.support.environments import environment_names
 
 ENVS = environment_names()
 NAME = re.compile(rf"^cio-({'|'.join(ENVS)})-[a-z0-9-]+$")
+SMOKE_ACCOUNT = "data.google_service_account.smoke_account_"  # stacks/smoke.py
 LABELLABLE_WITH_LABELS = {
     "google_pubsub_topic",
     "google_pubsub_subscription",
@@ -167,6 +168,8 @@ def test_secrets_are_granted_per_handler(template: Template, env_name: str) -> N
     }
     grants: dict[str, set[str]] = {}
     for grant in template.resources("google_secret_manager_secret_iam_member").values():
+        if SMOKE_ACCOUNT in grant["member"]:
+            continue  # the smoke check's key (tests/cicd/test_smoke_identity.py)
         handler = re.search(r"handlers_account-([a-z]+)_", grant["member"]).group(1)  # type: ignore[union-attr]
         secret = re.search(r"secrets_([a-z-]+)_", grant["secret_id"]).group(1)  # type: ignore[union-attr]
         grants.setdefault(handler, set()).add(secret)
@@ -279,6 +282,8 @@ def test_analytics_table_and_subscription(template: Template, env_name: str) -> 
     readers = template.find("google_bigquery_dataset_iam_member", role="roles/bigquery.dataViewer")
     by_dataset: dict[str, list[str]] = {}
     for reader in readers:
+        if SMOKE_ACCOUNT in reader["member"]:
+            continue  # the smoke check's event row (tests/cicd/test_smoke_identity.py)
         by_dataset.setdefault(reader["dataset_id"].split(".")[1], []).append(reader["member"])
     # the named readers see the reporting views only; raw (personal) data is raw_readers'
     raw = [m for d, ms in by_dataset.items() if "_dataset_" in d for m in ms]
