@@ -12,9 +12,10 @@ ENV ?= dev
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
 
-platform: venv checkov-venv ## main job: synthesize every environment, run the policy gate, print summaries
+platform: venv checkov-venv ## main job: synthesize every environment and bootstrap, run the policy gate, print summaries
 	$(BIN)/cio-platform synth --all --summary
-	$(BIN)/python -m stacks.policy_gate
+	$(BIN)/python -m bootstrap.app
+	$(BIN)/python -m stacks.policy_gate --require-bootstrap
 
 test: venv checkov-venv actionlint cdktf-cli ## install everything and run the whole test suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -48,8 +49,8 @@ node_modules/.cdktf-cli.ready: package.json package-lock.json $(VENV)/.installed
 synth: venv ## synthesize every environment into cdktf.out/stacks/<env>
 	$(BIN)/cio-platform synth --all
 
-policy: venv checkov-venv ## run checkov and the project checks over cdktf.out
-	$(BIN)/python -m stacks.policy_gate
+policy: venv checkov-venv bootstrap-synth ## run checkov and the project checks over cdktf.out (environments and bootstrap)
+	$(BIN)/python -m stacks.policy_gate --require-bootstrap
 
 inventory: synth ## regenerate tests/stacks/inventory/<env>.yaml from the synthesized stacks
 	$(BIN)/python -m stacks.inventory

@@ -12,7 +12,7 @@ from pathlib import Path
 from stacks.config import ConfigError
 from stacks.policy_gate import report
 from stacks.policy_gate.scanner import ScannerError, scan
-from stacks.policy_gate.selectors import environment_facts
+from stacks.policy_gate.selectors import BOOTSTRAP_PREFIX, environment_facts, with_bootstrap
 from stacks.policy_gate.stackfile import StackFile, stack_file
 from stacks.policy_gate.structure import check_structure
 from stacks.policy_gate.suppressions import SuppressionError, load_suppressions
@@ -52,6 +52,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--checks-dir", type=Path, default=REPO / "policy/checks")
     parser.add_argument("--reports", type=Path, default=REPO / "reports/policy")
     parser.add_argument("--checkov", type=Path, default=REPO / ".venv-checkov/bin/checkov")
+    parser.add_argument(
+        "--require-bootstrap",
+        action="store_true",
+        help="fail when an environment's bootstrap stack (OUTDIR/bootstrap/stacks/"
+        "bootstrap-<env>, `python -m bootstrap.app`) is not synthesized (default: gate the "
+        "bootstrap stacks that are; make platform and make policy require them)",
+    )
     return parser.parse_args(argv)
 
 
@@ -72,14 +79,37 @@ def project_checks(checks_dir: Path) -> list[str]:
     return sorted(found, key=lambda c: int(c.rsplit("_", 1)[1]))
 
 
+def stack_path(outdir: Path, name: str) -> Path:
+    """An environment's stack, or a bootstrap stack (`bootstrap-<env>`, synthesized by
+    `python -m bootstrap.app` into OUTDIR/bootstrap)."""
+    if name.startswith(BOOTSTRAP_PREFIX):
+        return stack_file(outdir / "bootstrap", name)
+    return stack_file(outdir, name)
+
+
+def default_stacks(outdir: Path, facts: dict[str, object], require_bootstrap: bool) -> list[str]:
+    """Every environment, then every bootstrap stack (those synthesized, or all if required)."""
+    envs = sorted(n for n in facts if not n.startswith(BOOTSTRAP_PREFIX))
+    bootstrap = [BOOTSTRAP_PREFIX + e for e in envs]
+    if not require_bootstrap:
+        bootstrap = [b for b in bootstrap if stack_path(outdir, b).exists()]
+    return envs + bootstrap
+
+
 def load_stacks(outdir: Path, envs: list[str]) -> list[StackFile]:
-    missing = [str(stack_file(outdir, e)) for e in envs if not stack_file(outdir, e).exists()]
+    missing = [e for e in envs if not stack_path(outdir, e).exists()]
     if missing:
+        out = "" if outdir == REPO / "cdktf.out" else f" --outdir {outdir}"
+        commands = []
+        if any(not e.startswith(BOOTSTRAP_PREFIX) for e in missing):
+            commands.append(f"`cio-platform synth --all{out}`")
+        if any(e.startswith(BOOTSTRAP_PREFIX) for e in missing):
+            commands.append(f"`python -m bootstrap.app --out {outdir / 'bootstrap'}`")
         raise FileNotFoundError(
-            f"not synthesized: {', '.join(missing)}; run `cio-platform synth --all"
-            f"{'' if outdir == REPO / 'cdktf.out' else f' --outdir {outdir}'}` first"
+            f"not synthesized: {', '.join(str(stack_path(outdir, e)) for e in missing)}; "
+            f"run {' and '.join(commands)} first"
         )
-    return [StackFile.load(env, stack_file(outdir, env)) for env in envs]
+    return [StackFile.load(env, stack_path(outdir, env)) for env in envs]
 
 
 def version_problems(verdicts: list[Verdict], version: str) -> None:
@@ -95,8 +125,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     outdir = args.outdir.resolve()
     try:
-        facts = environment_facts(args.environments)
-        envs = args.envs or sorted(facts)
+        facts = with_bootstrap(environment_facts(args.environments))
+        envs = args.envs or default_stacks(outdir, dict(facts), args.require_bootstrap)
         suppressions = load_suppressions(args.suppressions, facts, shown(args.suppressions))
         stacks = load_stacks(outdir, envs)
         structure = {s.env: check_structure(s) for s in stacks}

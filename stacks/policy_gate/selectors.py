@@ -36,11 +36,17 @@ PROPERTIES: dict[str, Property] = {
         lambda e: e.deploy_handlers, "it deploys handlers", "it sets deploy_handlers: false"
     ),
 }
+# Not read from the file: whether the stack is the environment's bootstrap stack
+# (`bootstrap-<env>`, cdktf.out/bootstrap). A rule without it selects environment stacks only
+# (`all` included), so an entry is written for the bootstrap on purpose: `{bootstrap: true}`.
+BOOTSTRAP = "bootstrap"
+BOOTSTRAP_PREFIX = "bootstrap-"
 ALL = "all"
 RULE_FORM = (
     f"say which environments by rule: `environments: {ALL}`, or a mapping of properties "
     "that must all hold, e.g. `{kms: false}` (environments without kms_keys), "
-    "`{protected: false}`, `{deploy_handlers: true}`; properties: " + ", ".join(PROPERTIES)
+    "`{protected: false}`, `{deploy_handlers: true}`, `{bootstrap: true}` (the bootstrap "
+    "stacks); properties: " + ", ".join([*PROPERTIES, BOOTSTRAP])
 )
 
 
@@ -55,7 +61,9 @@ class Selector:
 
     def matches(self, facts: Facts | None) -> bool:
         """`facts` is None for a stack without an environment file: no rule selects it."""
-        return facts is not None and all(facts[k] == v for k, v in self.wanted)
+        if facts is None or facts.get(BOOTSTRAP, False) != dict(self.wanted).get(BOOTSTRAP, False):
+            return False
+        return all(facts[k] == v for k, v in self.wanted if k != BOOTSTRAP)
 
     def mismatch(self, facts: Facts | None) -> str:
         """Why an environment does not match (empty when it does)."""
@@ -63,6 +71,9 @@ class Selector:
             return ""
         if facts is None:
             return "it has no environment file"
+        bootstrap = facts.get(BOOTSTRAP, False)
+        if bootstrap != dict(self.wanted).get(BOOTSTRAP, False):
+            return "it is a bootstrap stack" if bootstrap else "it is not a bootstrap stack"
         reasons = [
             PROPERTIES[k].when_true if facts[k] else PROPERTIES[k].when_false
             for k, v in self.wanted
@@ -82,7 +93,7 @@ def parse_selector(raw: object) -> Selector:
         )
     if not isinstance(raw, dict) or not raw:
         raise ValueError(f"{raw!r} is not a rule; {RULE_FORM}")
-    unknown = sorted(str(k) for k in raw if k not in PROPERTIES)
+    unknown = sorted(str(k) for k in raw if k not in PROPERTIES and k != BOOTSTRAP)
     if unknown:
         raise ValueError(f"unknown properties {unknown}; {RULE_FORM}")
     not_bool = sorted(str(k) for k, v in raw.items() if not isinstance(v, bool))
@@ -98,3 +109,12 @@ def facts_of(env: Environment) -> dict[str, bool]:
 def environment_facts(folder: Path) -> dict[str, Facts]:
     """Every environment file of `folder`, validated, by name (raises ConfigError)."""
     return {env.name: facts_of(env) for env in load_environments(folder=folder)}
+
+
+def with_bootstrap(facts: Mapping[str, Facts]) -> dict[str, Facts]:
+    """The environments' facts plus, for each, its bootstrap stack `bootstrap-<env>` (the
+    same file's properties and `bootstrap: true`)."""
+    found: dict[str, Facts] = dict(facts)
+    for name, own in facts.items():
+        found[BOOTSTRAP_PREFIX + name] = {**own, BOOTSTRAP: True}
+    return found

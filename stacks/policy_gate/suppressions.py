@@ -24,7 +24,13 @@ from pathlib import Path
 
 import yaml
 
-from stacks.policy_gate.selectors import Facts, Selector, parse_selector
+from stacks.policy_gate.selectors import (
+    BOOTSTRAP_PREFIX,
+    Facts,
+    Selector,
+    parse_selector,
+    with_bootstrap,
+)
 from stacks.policy_gate.stackfile import ResourceInfo
 
 CHECK_ID = re.compile(r"^CKV2?_[A-Z0-9]+_\d+$")
@@ -114,6 +120,8 @@ def load_suppressions(
         entries = []
     if not isinstance(entries, list):
         raise SuppressionError(f"{path}: `suppressions` must be a list")
+    # Every environment file also stands for its bootstrap stack (`{bootstrap: true}`).
+    known = with_bootstrap({k: v for k, v in known.items() if not k.startswith(BOOTSTRAP_PREFIX)})
     found: list[Suppression] = []
     errors: list[str] = []
     for index, raw in enumerate(entries, start=1):

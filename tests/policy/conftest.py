@@ -8,14 +8,16 @@ from pathlib import Path
 import pytest
 
 from tests.policy.fabricated import CHECKS_DATA, checks_stack, document, no_kms_stack, write_stack
-from tests.policy.gate import GateRun, run_gate, write_suppressions
+from tests.policy.gate import GateRun, run_gate, synthesize_bootstrap, write_suppressions
 
 
 @pytest.fixture(scope="session")
 def real_gate(synthesized: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> GateRun:
-    """The gate, with the repository's suppressions, over every synthesized environment."""
+    """The gate, with the repository's suppressions, over every synthesized environment and
+    its bootstrap stack (synthesized here into OUTDIR/bootstrap, as make platform does)."""
     outdir = next(iter(synthesized.values())).parents[2]
-    return run_gate(outdir, tmp_path_factory.mktemp("reports-real"))
+    synthesize_bootstrap(outdir / "bootstrap")
+    return run_gate(outdir, tmp_path_factory.mktemp("reports-real"), "--require-bootstrap")
 
 
 @pytest.fixture(scope="session")

@@ -41,7 +41,9 @@ class GateRun:
         for outcome in ("passed_checks", "failed_checks"):
             for record in part["results"].get(outcome, []):
                 env = Path(record["file_path"]).parent.name
-                stack_file = self.outdir / "stacks" / env / "cdk.tf.json"
+                # bootstrap-<env> stacks are synthesized into OUTDIR/bootstrap
+                base = self.outdir / "bootstrap" if env.startswith("bootstrap-") else self.outdir
+                stack_file = base / "stacks" / env / "cdk.tf.json"
                 stack = json.loads(stack_file.read_text(encoding="utf-8"))
                 kind, _, name = record["resource"].partition(".")
                 block = stack["data" if kind == "data" else "resource"]
@@ -59,6 +61,15 @@ def run_gate(outdir: Path, reports: Path, *args: str, env: dict[str, str] | None
         env={**os.environ, **(env or {})},
     )  # fmt: skip
     return GateRun(done.returncode, done.stdout, done.stderr, reports, outdir)
+
+
+def synthesize_bootstrap(out: Path) -> None:
+    """`python -m bootstrap.app --out OUT` (OUT/stacks/bootstrap-<env>), once per folder."""
+    if not (out / "stacks").is_dir():
+        subprocess.run(
+            [sys.executable, "-m", "bootstrap.app", "--out", str(out)],
+            cwd=REPO, check=True, capture_output=True, text=True, timeout=GATE_TIMEOUT,
+        )  # fmt: skip
 
 
 def write_suppressions(path: Path, entries: list[dict[str, Any]]) -> Path:
