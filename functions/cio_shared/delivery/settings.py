@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cio_shared import contract
 from cio_shared.common import EnvReader, SettingsError, project_id, topic_path
@@ -20,8 +20,10 @@ __all__ = ["TRACK_URLS", "Settings", "SettingsError"]
 
 @dataclass(frozen=True)
 class Settings:
+    """Kept out of repr (and so of str, logs and tracebacks that print it): the API key."""
+
     site_id: str
-    track_api_key: str
+    track_api_key: str = field(repr=False)
     track_url: str
     dead_letter_topic: str
     source_topic: str = ""

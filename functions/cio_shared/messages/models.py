@@ -20,9 +20,11 @@ payload of `/api/v2/entity` and one item of `/api/v2/batch`.
 from __future__ import annotations
 
 import json
+import math
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+from pydantic_core import PydanticCustomError
 
 from cio_shared.contract import EVENT_ACTIONS, PERSON_ACTIONS
 from cio_shared.messages.ids import ULID_PATTERN
@@ -45,7 +47,30 @@ TOPIC_ACTIONS: dict[str, frozenset[str]] = {
 }
 
 Timestamp = Annotated[int, Field(ge=MIN_TIMESTAMP, le=MAX_TIMESTAMP, description="Unix seconds")]
-Attributes = Annotated[dict[str, Any], Field(default_factory=dict)]
+
+
+def _non_finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, dict):
+        return any(_non_finite(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_non_finite(v) for v in value)
+    return False
+
+
+def _finite_only(value: dict[str, Any]) -> dict[str, Any]:
+    """JSON has no NaN or Infinity, yet a number too large for a double (`1e400`) parses as
+    inf: refuse it here instead of sending `Infinity` (not JSON) to Customer.io."""
+    if _non_finite(value):
+        raise PydanticCustomError(
+            "non_finite_number",
+            "a number is NaN or infinite (e.g. 1e400 overflows a double); JSON cannot carry it",
+        )
+    return value
+
+
+Attributes = Annotated[dict[str, Any], Field(default_factory=dict), AfterValidator(_finite_only)]
 
 
 class Person(BaseModel):
@@ -105,7 +130,7 @@ class Device(BaseModel):
     token: Annotated[str, Field(min_length=1, max_length=4096)]
     platform: Literal["ios", "android"] | None = None
     last_used: Timestamp | None = None
-    attributes: dict[str, Any] | None = None
+    attributes: Annotated[dict[str, Any], AfterValidator(_finite_only)] | None = None
 
 
 class DeviceMessage(_Common):
@@ -180,7 +205,10 @@ def to_operation(message: AnyMessage) -> dict[str, Any]:
 
 def encode_operation(message: AnyMessage) -> bytes:
     """The compact UTF-8 JSON of `to_operation(message)`, as sent to Customer.io."""
-    return json.dumps(to_operation(message), separators=(",", ":"), ensure_ascii=False).encode()
+    operation = to_operation(message)
+    return json.dumps(
+        operation, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode()
 
 
 def size_problem(operation: bytes) -> str | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cio_shared.common import EnvReader, SettingsError, project_id, topic_path
 from cio_shared.webhooks.signature import DEFAULT_MAX_AGE_SECONDS, DEFAULT_MAX_FUTURE_SECONDS
@@ -28,8 +28,10 @@ class WebhookSettingsError(SettingsError):
 
 @dataclass(frozen=True)
 class WebhookSettings:
-    signing_key: str
-    previous_signing_key: str
+    """The signing keys are kept out of repr (and so of str, logs and tracebacks)."""
+
+    signing_key: str = field(repr=False)
+    previous_signing_key: str = field(repr=False)
     events_topic: str
     quarantine_topic: str
     environment: str = "local"

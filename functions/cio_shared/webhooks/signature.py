@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 TIMESTAMP_HEADER = "X-CIO-Timestamp"
@@ -67,8 +67,8 @@ class SignatureVerifier:
     so the time taken does not tell which key (or whether any) matched.
     """
 
-    current: str
-    previous: str = ""
+    current: str = field(repr=False)
+    previous: str = field(default="", repr=False)
     max_age_seconds: int = DEFAULT_MAX_AGE_SECONDS
     max_future_seconds: int = DEFAULT_MAX_FUTURE_SECONDS
 
