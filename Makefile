@@ -6,8 +6,20 @@ CHECKOV_VENV := .venv-checkov
 BIN := $(VENV)/bin
 PIP_FLAGS := --disable-pip-version-check -q
 ENV ?= dev
+# The CDK toolchain (docs/cdktn.md): cdktf (CDKTF 0.21, .venv) or cdktn (CDK Terrain, in its
+# own .venv-cdktn-<CDKTN>; CDKTN=0.23: the same providers, CDKTN=0.24: Google provider 8.7).
+CDK ?= cdktf
+CDKTN ?= 0.23
+CDK_OUT ?= cdktf.out
+CDKTN_VENV := .venv-cdktn-$(CDKTN)
+ifeq ($(filter $(CDK),cdktf cdktn),)
+$(error CDK=$(CDK): expected cdktf (the default) or cdktn, see docs/cdktn.md)
+endif
+ifeq ($(filter $(CDKTN),0.23 0.24),)
+$(error CDKTN=$(CDKTN): expected 0.23 or 0.24, see docs/cdktn.md)
+endif
 
-.PHONY: help platform test venv checkov-venv actionlint synth policy lint bench simulator preflight plan apply smoke bootstrap-synth clean schema cdktf-cli inventory
+.PHONY: help platform test venv checkov-venv actionlint synth policy lint bench simulator preflight plan apply smoke bootstrap-synth clean schema cdktf-cli inventory cdktn-venv
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -46,8 +58,26 @@ cdktf-cli: node_modules/.cdktf-cli.ready ## the pinned cdktf CLI, node-pty built
 node_modules/.cdktf-cli.ready: package.json package-lock.json $(VENV)/.installed
 	$(BIN)/python -m stacks.cdktf_cli install
 
-synth: venv ## synthesize every environment into cdktf.out/stacks/<env>
+synth: venv $(if $(filter cdktn,$(CDK)),cdktn-venv) ## synthesize every environment into cdktf.out/stacks/<env> (CDK=cdktn: and the bootstrap, with CDK Terrain)
+ifeq ($(CDK),cdktn)
+	CIO_CDK=cdktn $(CDKTN_VENV)/bin/python -m stacks.cli synth --all --outdir $(CDK_OUT)
+	CIO_CDK=cdktn $(CDKTN_VENV)/bin/python -m bootstrap.app --out $(CDK_OUT)/bootstrap
+else
 	$(BIN)/cio-platform synth --all
+endif
+
+cdktn-venv: $(CDKTN_VENV)/.installed ## CDK Terrain CDKTN=0.23|0.24 in .venv-cdktn-<CDKTN> (docs/cdktn.md)
+# No pip of its own (.venv's installs into it) and no bytecode compiled at install: the lazy
+# provider import compiles the few modules a synth imports. The .pth puts the repository's
+# `stacks`, `bootstrap` and `cio_shared` on its path, as pytest's pythonpath does; the
+# venv's own .gitignore keeps it out of git.
+$(CDKTN_VENV)/.installed: requirements/cdktn-$(CDKTN).txt | venv
+	rm -rf $(CDKTN_VENV)
+	$(PYTHON) -m venv --without-pip $(CDKTN_VENV) || python3 -m venv --without-pip $(CDKTN_VENV)
+	echo '*' > $(CDKTN_VENV)/.gitignore
+	$(BIN)/pip --python $(CDKTN_VENV)/bin/python install $(PIP_FLAGS) --no-compile --require-hashes -r requirements/cdktn-$(CDKTN).txt
+	printf '%s\n' "$(CURDIR)" "$(CURDIR)/functions" > "$$($(CDKTN_VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/cio-repository.pth"
+	touch $@
 
 policy: venv checkov-venv bootstrap-synth ## run checkov and the project checks over cdktf.out (environments and bootstrap)
 	$(BIN)/python -m stacks.policy_gate --require-bootstrap

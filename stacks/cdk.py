@@ -2,7 +2,9 @@
 
 CDKTF was archived in December 2025 (0.21.0 is final); its maintained continuation is CDK
 Terrain (`cdktn`). Everything else imports these names from here, so a move is a rename in
-this file. Importing the provider loads its whole jsii assembly (seconds): do it once.
+this file: `CIO_CDK=cdktn` (`make synth CDK=cdktn`, docs/cdktn.md) imports the same names from
+`cdktn`, `cdktn_provider_google` and `cdktn_provider_time` (stacks/toolchain.py). Importing
+the provider loads its whole jsii assembly (seconds): do it once.
 """
 
 from __future__ import annotations
@@ -15,7 +17,11 @@ import sys
 from importlib.machinery import ModuleSpec
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from stacks import toolchain
+
+TOOLCHAIN = toolchain.selected()
 
 
 def _prefer_bundled_node() -> None:
@@ -33,7 +39,7 @@ def _prefer_bundled_node() -> None:
         os.environ["PATH"] = f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
 
 
-PROVIDER_PACKAGE = "cdktf_cdktf_provider_google"
+PROVIDER_PACKAGE = TOOLCHAIN.google  # "cdktf_cdktf_provider_google" by default
 PROVIDER_IMPORT_ENV = "CIO_PROVIDER_IMPORT"
 
 
@@ -69,7 +75,7 @@ def _import_provider_lazily() -> None:
         raise AttributeError(f"module {PROVIDER_PACKAGE!r} has no attribute {attribute!r}")
 
     public.__getattr__ = import_on_first_use  # type: ignore[method-assign]
-    assembly = package.__dict__["__jsii_assembly__"].name  # "@cdktf/provider-google"
+    assembly = package.__dict__["__jsii_assembly__"].name  # "@cdktf/provider-google", ...
     for submodule in deferred:  # a jsii submodule's name is the camelCase of the Python one
         first, *rest = submodule.split("_")
         camel = first + "".join(part[:1].upper() + part[1:] for part in rest)
@@ -107,62 +113,120 @@ def _run_package_init(spec: ModuleSpec, deferred: list[str]) -> ModuleType:
 _prefer_bundled_node()
 _import_provider_lazily()
 
-from cdktf import (
-    App,
-    Aspects,
-    AssetType,
-    Fn,
-    GcsBackend,
-    IAspect,
-    LocalBackend,
-    TerraformAsset,
-    TerraformElement,
-    TerraformOutput,
-    TerraformResourceLifecycle,
-    TerraformStack,
-    Token,
-)
-from cdktf_cdktf_provider_google import (
-    cloudfunctions2_function,
-    logging_metric,
-    monitoring_alert_policy,
-    secret_manager_secret,
-    storage_bucket,
-)
-from cdktf_cdktf_provider_google.bigquery_dataset import BigqueryDataset
-from cdktf_cdktf_provider_google.bigquery_dataset_access import (
-    BigqueryDatasetAccessA as BigqueryDatasetAccess,
-)
-from cdktf_cdktf_provider_google.bigquery_dataset_iam_member import BigqueryDatasetIamMember
-from cdktf_cdktf_provider_google.bigquery_table import BigqueryTable
-from cdktf_cdktf_provider_google.cloud_run_v2_service_iam_member import (
-    CloudRunV2ServiceIamMember,
-)
-from cdktf_cdktf_provider_google.cloudfunctions2_function import Cloudfunctions2Function
-from cdktf_cdktf_provider_google.data_google_project import DataGoogleProject
-from cdktf_cdktf_provider_google.data_google_service_account import DataGoogleServiceAccount
-from cdktf_cdktf_provider_google.logging_metric import LoggingMetric
-from cdktf_cdktf_provider_google.monitoring_alert_policy import MonitoringAlertPolicy
-from cdktf_cdktf_provider_google.monitoring_dashboard import MonitoringDashboard
-from cdktf_cdktf_provider_google.project_iam_member import ProjectIamMember
-from cdktf_cdktf_provider_google.provider import GoogleProvider
-from cdktf_cdktf_provider_google.pubsub_subscription import PubsubSubscription
-from cdktf_cdktf_provider_google.pubsub_subscription_iam_member import (
-    PubsubSubscriptionIamMember,
-)
-from cdktf_cdktf_provider_google.pubsub_topic import PubsubTopic
-from cdktf_cdktf_provider_google.pubsub_topic_iam_member import PubsubTopicIamMember
-from cdktf_cdktf_provider_google.secret_manager_secret import SecretManagerSecret
-from cdktf_cdktf_provider_google.secret_manager_secret_iam_member import (
-    SecretManagerSecretIamMember,
-)
-from cdktf_cdktf_provider_google.service_account import ServiceAccount
-from cdktf_cdktf_provider_google.service_account_iam_member import ServiceAccountIamMember
-from cdktf_cdktf_provider_google.storage_bucket import StorageBucket
-from cdktf_cdktf_provider_google.storage_bucket_iam_member import StorageBucketIamMember
-from cdktf_cdktf_provider_google.storage_bucket_object import StorageBucketObject
-from cdktf_cdktf_provider_time.provider import TimeProvider
-from cdktf_cdktf_provider_time.sleep import Sleep
+if TYPE_CHECKING or TOOLCHAIN is toolchain.CDKTF:
+    from cdktf import (
+        App,
+        Aspects,
+        AssetType,
+        Fn,
+        GcsBackend,
+        IAspect,
+        LocalBackend,
+        TerraformAsset,
+        TerraformElement,
+        TerraformOutput,
+        TerraformResourceLifecycle,
+        TerraformStack,
+        Token,
+    )
+    from cdktf_cdktf_provider_google import (
+        cloudfunctions2_function,
+        logging_metric,
+        monitoring_alert_policy,
+        secret_manager_secret,
+        storage_bucket,
+    )
+    from cdktf_cdktf_provider_google.bigquery_dataset import BigqueryDataset
+    from cdktf_cdktf_provider_google.bigquery_dataset_access import (
+        BigqueryDatasetAccessA as BigqueryDatasetAccess,
+    )
+    from cdktf_cdktf_provider_google.bigquery_dataset_iam_member import BigqueryDatasetIamMember
+    from cdktf_cdktf_provider_google.bigquery_table import BigqueryTable
+    from cdktf_cdktf_provider_google.cloud_run_v2_service_iam_member import (
+        CloudRunV2ServiceIamMember,
+    )
+    from cdktf_cdktf_provider_google.cloudfunctions2_function import Cloudfunctions2Function
+    from cdktf_cdktf_provider_google.data_google_project import DataGoogleProject
+    from cdktf_cdktf_provider_google.data_google_service_account import DataGoogleServiceAccount
+    from cdktf_cdktf_provider_google.logging_metric import LoggingMetric
+    from cdktf_cdktf_provider_google.monitoring_alert_policy import MonitoringAlertPolicy
+    from cdktf_cdktf_provider_google.monitoring_dashboard import MonitoringDashboard
+    from cdktf_cdktf_provider_google.project_iam_member import ProjectIamMember
+    from cdktf_cdktf_provider_google.provider import GoogleProvider
+    from cdktf_cdktf_provider_google.pubsub_subscription import PubsubSubscription
+    from cdktf_cdktf_provider_google.pubsub_subscription_iam_member import (
+        PubsubSubscriptionIamMember,
+    )
+    from cdktf_cdktf_provider_google.pubsub_topic import PubsubTopic
+    from cdktf_cdktf_provider_google.pubsub_topic_iam_member import PubsubTopicIamMember
+    from cdktf_cdktf_provider_google.secret_manager_secret import SecretManagerSecret
+    from cdktf_cdktf_provider_google.secret_manager_secret_iam_member import (
+        SecretManagerSecretIamMember,
+    )
+    from cdktf_cdktf_provider_google.service_account import ServiceAccount
+    from cdktf_cdktf_provider_google.service_account_iam_member import ServiceAccountIamMember
+    from cdktf_cdktf_provider_google.storage_bucket import StorageBucket
+    from cdktf_cdktf_provider_google.storage_bucket_iam_member import StorageBucketIamMember
+    from cdktf_cdktf_provider_google.storage_bucket_object import StorageBucketObject
+    from cdktf_cdktf_provider_time.provider import TimeProvider
+    from cdktf_cdktf_provider_time.sleep import Sleep
+else:  # CDK Terrain: the same names from the renamed packages (docs/cdktn.md)
+    from cdktn import (
+        App,
+        Aspects,
+        AssetType,
+        Fn,
+        GcsBackend,
+        IAspect,
+        LocalBackend,
+        TerraformAsset,
+        TerraformElement,
+        TerraformOutput,
+        TerraformResourceLifecycle,
+        TerraformStack,
+        Token,
+    )
+    from cdktn_provider_google import (
+        cloudfunctions2_function,
+        logging_metric,
+        monitoring_alert_policy,
+        secret_manager_secret,
+        storage_bucket,
+    )
+    from cdktn_provider_google.bigquery_dataset import BigqueryDataset
+    from cdktn_provider_google.bigquery_dataset_access import (
+        BigqueryDatasetAccessA as BigqueryDatasetAccess,
+    )
+    from cdktn_provider_google.bigquery_dataset_iam_member import BigqueryDatasetIamMember
+    from cdktn_provider_google.bigquery_table import BigqueryTable
+    from cdktn_provider_google.cloud_run_v2_service_iam_member import (
+        CloudRunV2ServiceIamMember,
+    )
+    from cdktn_provider_google.cloudfunctions2_function import Cloudfunctions2Function
+    from cdktn_provider_google.data_google_project import DataGoogleProject
+    from cdktn_provider_google.data_google_service_account import DataGoogleServiceAccount
+    from cdktn_provider_google.logging_metric import LoggingMetric
+    from cdktn_provider_google.monitoring_alert_policy import MonitoringAlertPolicy
+    from cdktn_provider_google.monitoring_dashboard import MonitoringDashboard
+    from cdktn_provider_google.project_iam_member import ProjectIamMember
+    from cdktn_provider_google.provider import GoogleProvider
+    from cdktn_provider_google.pubsub_subscription import PubsubSubscription
+    from cdktn_provider_google.pubsub_subscription_iam_member import (
+        PubsubSubscriptionIamMember,
+    )
+    from cdktn_provider_google.pubsub_topic import PubsubTopic
+    from cdktn_provider_google.pubsub_topic_iam_member import PubsubTopicIamMember
+    from cdktn_provider_google.secret_manager_secret import SecretManagerSecret
+    from cdktn_provider_google.secret_manager_secret_iam_member import (
+        SecretManagerSecretIamMember,
+    )
+    from cdktn_provider_google.service_account import ServiceAccount
+    from cdktn_provider_google.service_account_iam_member import ServiceAccountIamMember
+    from cdktn_provider_google.storage_bucket import StorageBucket
+    from cdktn_provider_google.storage_bucket_iam_member import StorageBucketIamMember
+    from cdktn_provider_google.storage_bucket_object import StorageBucketObject
+    from cdktn_provider_time.provider import TimeProvider
+    from cdktn_provider_time.sleep import Sleep
 from constructs import Construct, IConstruct
 from jsii import implements
 
