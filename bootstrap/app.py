@@ -26,7 +26,7 @@ from bootstrap.settings import (
     load_config,
     load_environments,
 )
-from stacks import cdk
+from stacks import cdk, provider_lock
 from stacks import cdk_bootstrap as cdkb
 from stacks.identities import PUSH, SMOKE, describe
 from stacks.service_agents import agent_email
@@ -285,6 +285,8 @@ def build(outdir: Path, config_path: Path = CONFIG, environments: Path = ENVIRON
         for env in load_environments(environments)
     ]
     app.synth()
+    for stack in stacks:
+        provider_lock.write_beside(outdir / "stacks" / stack.node.id / "cdk.tf.json")
     return [s.node.id for s in stacks]
 
 

@@ -9,7 +9,7 @@ import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from stacks import cdk, readiness
+from stacks import cdk, provider_lock, readiness
 from stacks.config import Environment, load_environments
 from stacks.manifests import DEFAULT_FUNCTIONS, discover
 from stacks.platform import PlatformStack, SourceTree
@@ -52,7 +52,10 @@ def synth(
         for stack in stacks:
             shutil.rmtree(outdir / "stacks" / stack.env.name, ignore_errors=True)
         raise PolicyViolation("synth-time rules failed:\n  - " + "\n  - ".join(violations))
-    return {env.name: outdir / "stacks" / env.name / "cdk.tf.json" for env in environments}
+    outputs = {env.name: outdir / "stacks" / env.name / "cdk.tf.json" for env in environments}
+    for stack_json in outputs.values():
+        provider_lock.write_beside(stack_json)
+    return outputs
 
 
 def main() -> None:

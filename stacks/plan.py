@@ -206,7 +206,9 @@ def run_plan(
     plan_file = paths.out_dir / "plan.tfplan"
     plan_json = paths.out_dir / "plan.json"
     plan_text = paths.out_dir / "plan.txt"
-    if _terraform(terraform, paths, "init", "-input=false", "-no-color") != 0:
+    # -lockfile=readonly: the provider checksums are the reviewed ones (stacks/provider_lock.py)
+    init = ("init", "-input=false", "-no-color", "-lockfile=readonly")
+    if _terraform(terraform, paths, *init) != 0:
         raise RuntimeError(f"terraform init failed for {paths.env!r} (output above)")
     with os.fdopen(_private_file(plan_text), "w") as text:
         status = _terraform(

@@ -146,6 +146,7 @@ def test_a_plan_takes_no_lock_and_an_apply_waits_for_it(
     assert code == 0, out + err
     plan = argv_of(ready, "plan")
     assert "-lock=false" in plan and not any(a.startswith("-lock-timeout") for a in plan)
+    assert "-lockfile=readonly" in argv_of(ready, "init"), "init never rewrites provider sums"
     assert not any("locked" in c for c in calls(ready)), "a plan never takes the state lock"
 
     Path(ready["FAKE_TF_LOG"]).unlink()
