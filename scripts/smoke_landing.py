@@ -194,7 +194,7 @@ def _judge_row(report: Report, check: str, row: Any, event_id: str) -> None:
         check,
         f"{event_id} landed but `data` reads back as {type(data).__name__}, not an object "
         "(the subscription stored the JSON as text)",
-        "change `to_row` in functions/cio_shared/webhook_events.py to send what the column "
+        "change `to_row` in functions/cio_shared/webhooks/events.py to send what the column "
         "takes, deploy, then replay the affected rows",
     )
 
@@ -221,7 +221,7 @@ def _report_dead_letter(report: Report, project: str, sink: BigQuerySink, event_
         f"{sink.table} row",
         f"{event_id} was dead-lettered to {holder} instead of written ({_reason(attributes)})",
         "if the reason is the JSON columns, change `to_row` in "
-        "functions/cio_shared/webhook_events.py, deploy, then replay the dead letters "
+        "functions/cio_shared/webhooks/events.py, deploy, then replay the dead letters "
         "(cio-doctor dlq); otherwise fix the subscription state reported here",
     )
     return True
