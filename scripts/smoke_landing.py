@@ -2,7 +2,7 @@
 subscription's dead-letter subscription; and the subscription's own `bigquery_config.state`.
 
 This settles whether a `use_table_schema` subscription takes a JSON column as an object: the
-webhook sends `data` and `extra` as JSON objects (cio_shared.webhook_events.to_row). A row
+webhook sends `data` and `extra` as JSON objects (cio_shared.webhooks.to_row). A row
 whose `data` reads back as an object proves it; a dead letter carries the reason.
 
 The dead-letter subscription is shared with real failures: only the smoke message is acked,

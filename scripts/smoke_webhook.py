@@ -1,5 +1,5 @@
 """The webhook's part of the smoke check: unsigned requests are refused, and one unique event
-signed exactly as Customer.io signs it (cio_shared.webhook_signature.sign) is accepted.
+signed exactly as Customer.io signs it (cio_shared.webhooks.sign) is accepted.
 
 The signing key comes from `CIO_WEBHOOK_SIGNING_KEY` (local runs) or from Secret Manager, the
 version the function runs. It is never printed: the report redacts it wherever it would appear.
