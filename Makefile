@@ -60,8 +60,9 @@ node_modules/.cdktf-cli.ready: package.json package-lock.json $(VENV)/.installed
 
 synth: venv $(if $(filter cdktn,$(CDK)),cdktn-venv) ## synthesize every environment into cdktf.out/stacks/<env> (CDK=cdktn: and the bootstrap, with CDK Terrain)
 ifeq ($(CDK),cdktn)
-	CIO_CDK=cdktn $(CDKTN_VENV)/bin/python -m stacks.cli synth --all --outdir $(CDK_OUT)
-	CIO_CDK=cdktn $(CDKTN_VENV)/bin/python -m bootstrap.app --out $(CDK_OUT)/bootstrap
+	CIO_CDK=cdktn $(CDKTN_VENV)/bin/python -m stacks.cli synth --all --outdir $(CDK_OUT); stacks=$$?; \
+	CIO_CDK=cdktn $(CDKTN_VENV)/bin/python -m bootstrap.app --out $(CDK_OUT)/bootstrap; boot=$$?; \
+	exit $$(( stacks || boot ))
 else
 	$(BIN)/cio-platform synth --all
 endif

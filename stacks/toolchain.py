@@ -9,6 +9,7 @@ cdktn-venv CDKTN=<flavor>` from `requirements/cdktn-<flavor>.txt`); see docs/cdk
 This module imports no CDK package itself, so anything may read it.
 
     python -m stacks.toolchain lock 0.24   # regenerate requirements/cdktn-0.24.txt from its .in
+    python -m stacks.toolchain provider-changes cdktf.out   # what Google 6.50 -> 8.7 changed
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ import os
 import re
 import subprocess
 import sys
+import tarfile
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ENV = "CIO_CDK"
 REPO = Path(__file__).resolve().parent.parent
@@ -126,14 +129,155 @@ def lock(flavor: str, pip: Sequence[str] = (sys.executable, "-m", "pip")) -> str
     return "\n".join(lines) + "\n"
 
 
+# --- what the Google provider's major versions changed, on what we synthesize --------------
+
+# The bindings' jsii assemblies carry every resource's schema and the provider's description of
+# each attribute (defaults included): comparing the default toolchain's with CDK Terrain 0.24's
+# finds each attribute removed, newly required or re-described between 6.50.0 and 8.7.0.
+OLD_ASSEMBLY = "cdktf_cdktf_provider_google/_jsii/provider-google@*.jsii.tgz"
+NEW_ASSEMBLY = "cdktn_provider_google/_jsii/provider-google@*.jsii.tgz"
+META = {"count", "depends_on", "for_each", "lifecycle", "provider", "provisioners", "connection"}
+DOC_LINK = re.compile(r"#([a-z0-9_]+) ")
+PROVIDER_VERSION = re.compile(r"/providers/hashicorp/google/[0-9.]+/")
+
+
+@dataclass(frozen=True, order=True)
+class Change:
+    """One attribute of one synthesized type that the provider changed."""
+
+    resource: str  # "google_pubsub_topic", "data.google_project" or "provider.google"
+    attribute: tuple[str, ...]
+    kind: str  # removed | now required | new required | description
+
+
+def assembly(venv: Path, pattern: str) -> dict[str, Any]:
+    """The `types` of a provider binding's jsii assembly, read from its wheel's tarball."""
+    found = sorted(venv.glob(f"lib/python3*/site-packages/{pattern}"))
+    if not found:
+        raise FileNotFoundError(f"no {pattern} under {venv} (make cdktn-venv CDKTN=0.24?)")
+    with tarfile.open(found[-1]) as tar:
+        member = tar.extractfile("package/.jsii")
+        assert member is not None
+        types: dict[str, Any] = json.load(member)["types"]
+    return types
+
+
+def synthesized_types(outdirs: Sequence[Path]) -> set[str]:
+    """Every resource and data source type in the outputs, and the Google provider block."""
+    found = {"provider.google"}
+    for outdir in outdirs:
+        for stack in outdir.rglob("cdk.tf.json"):
+            document = json.loads(stack.read_text(encoding="utf-8"))
+            found.update(t for t in document.get("resource", {}) if t.startswith("google_"))
+            found.update(f"data.{t}" for t in document.get("data", {}) if t.startswith("google_"))
+    return found
+
+
+def _camel(name: str) -> str:
+    first, *rest = name.split("_")
+    return first + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def _config(types: dict[str, Any], synthesized: str) -> str | None:
+    """The jsii FQN of a synthesized type's config struct (`BigqueryDatasetAccessAConfig`...)."""
+    assembly_name = next(iter(types)).split(".", 1)[0]
+    if synthesized == "provider.google":
+        return f"{assembly_name}.provider.GoogleProviderConfig"
+    kind, _, name = synthesized.rpartition(".")
+    module = _camel(f"data_{name}" if kind == "data" else name.removeprefix("google_"))
+    cls = module[:1].upper() + module[1:]
+    for suffix in ("Config", "AConfig"):
+        if f"{assembly_name}.{module}.{cls}{suffix}" in types:
+            return f"{assembly_name}.{module}.{cls}{suffix}"
+    return None
+
+
+def _attributes(types: dict[str, Any], fqn: str) -> dict[str, Any]:
+    """A struct's properties by Terraform name (from the docs link), inherited ones included."""
+    struct = types.get(fqn) or {}
+    found: dict[str, Any] = {}
+    for base in struct.get("interfaces", []):
+        found.update(_attributes(types, base))
+    for prop in struct.get("properties", []):
+        docs = prop.get("docs", {})
+        match = DOC_LINK.search(f"{docs.get('remarks', '')} {docs.get('summary', '')} ")
+        found[match.group(1) if match else prop["name"]] = prop
+    return found
+
+
+def _structs(types: dict[str, Any], typ: dict[str, Any]) -> Iterator[str]:
+    if typ.get("fqn") in types and types[typ["fqn"]].get("kind") == "interface":
+        yield typ["fqn"]
+    for member in typ.get("union", {}).get("types", []):
+        yield from _structs(types, member)
+    if "collection" in typ:
+        yield from _structs(types, typ["collection"].get("elementtype", {}))
+
+
+def _described(prop: dict[str, Any]) -> str:
+    docs = prop.get("docs", {})
+    text = f"{docs.get('summary', '')}\n{docs.get('remarks', '')}"
+    return PROVIDER_VERSION.sub("/providers/hashicorp/google/V/", text)
+
+
+def _compare(
+    old: dict[str, Any], new: dict[str, Any], old_fqn: str, new_fqn: str, where: Change
+) -> Iterator[Change]:
+    before, after = _attributes(old, old_fqn), _attributes(new, new_fqn)
+    for name, prop in before.items():
+        if name in META:
+            continue
+        path = (*where.attribute, name)
+        changed = after.get(name)
+        if changed is None:
+            yield Change(where.resource, path, "removed")
+            continue
+        if prop.get("optional") and not changed.get("optional"):
+            yield Change(where.resource, path, "now required")
+        if _described(prop) != _described(changed):
+            yield Change(where.resource, path, "description")
+        inner_old = next(_structs(old, prop["type"]), None)
+        inner_new = next(_structs(new, changed["type"]), None)
+        if inner_old and inner_new:
+            yield from _compare(old, new, inner_old, inner_new, Change(where.resource, path, ""))
+    for name, prop in after.items():
+        if name not in before and not prop.get("optional"):
+            yield Change(where.resource, (*where.attribute, name), "new required")
+
+
+def provider_changes(
+    outdirs: Sequence[Path],
+    old_venv: Path = REPO / ".venv",
+    new_venv: Path = REPO / ".venv-cdktn-0.24",
+) -> list[Change]:
+    """What hashicorp/google 6.50.0 -> 8.7.0 changed on the types synthesized in `outdirs`."""
+    old = assembly(old_venv, OLD_ASSEMBLY)
+    new = assembly(new_venv, NEW_ASSEMBLY)
+    changes: set[Change] = set()
+    for synthesized in sorted(synthesized_types(outdirs)):
+        old_fqn, new_fqn = _config(old, synthesized), _config(new, synthesized)
+        if old_fqn is None or new_fqn is None:
+            missing = "6.50.0" if old_fqn is None else "8.7.0"
+            raise LookupError(f"{synthesized}: no config struct in the {missing} bindings")
+        changes.update(_compare(old, new, old_fqn, new_fqn, Change(synthesized, (), "")))
+    return sorted(changes)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stacks.toolchain", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     locking = commands.add_parser("lock", help="regenerate requirements/cdktn-<flavor>.txt")
     locking.add_argument("flavor", choices=FLAVORS)
     commands.add_parser("show", help="print the toolchain CIO_CDK selects and its modules")
+    changes = commands.add_parser(
+        "provider-changes", help="attributes Google 6.50 -> 8.7 changed, on what OUTDIRs hold"
+    )
+    changes.add_argument("outdirs", nargs="+", type=Path)
     args = parser.parse_args(argv)
-    if args.command == "lock":
+    if args.command == "provider-changes":
+        for change in provider_changes(args.outdirs):
+            print(f"{change.resource}: {'.'.join(change.attribute)}: {change.kind}")
+    elif args.command == "lock":
         target = REQUIREMENTS / f"cdktn-{args.flavor}.txt"
         target.write_text(lock(args.flavor), encoding="utf-8")
         print(f"wrote {target.relative_to(REPO)}")
