@@ -8,7 +8,10 @@ file, the key and the fix, instead of at apply or as a revision that cannot star
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Sequence
+
+from cio_shared import contract
 
 from stacks.config import Environment
 from stacks.manifests import PREVIOUS, HandlerManifest
@@ -50,11 +53,59 @@ def _unpinned_secrets(env: Environment, manifests: Sequence[HandlerManifest]) ->
     return problems
 
 
+_MIB = 1024 * 1024
+
+
+def _memory_bytes(memory: str) -> int:
+    """`512Mi` / `1Gi` (the pattern stacks/config.py enforces) in bytes."""
+    match = re.fullmatch(r"([0-9]+)(Mi|Gi)", memory)
+    if match is None:
+        raise ValueError(f"unreadable memory {memory!r}")
+    return int(match.group(1)) * _MIB * (1024 if match.group(2) == "Gi" else 1)
+
+
+def _public_body_memory(env: Environment, manifests: Sequence[HandlerManifest]) -> list[str]:
+    """A public handler reads a body up to its cap whole before it can tell Customer.io's from
+    anyone's (the signature covers the whole body), so every request it works on at once may
+    hold cap x WEBHOOK_BODY_COPIES of a stranger's bytes. Those must fit in the instance."""
+    problems = []
+    variable = contract.WEBHOOK_MAX_BODY_VARIABLE
+    for manifest in manifests:
+        if manifest.trigger != "http_public" or not env.enabled(manifest.name):
+            continue
+        raw = manifest.env.get(variable, str(contract.WEBHOOK_DEFAULT_MAX_BODY_BYTES))
+        if not raw.strip().isdigit():
+            continue  # the handler refuses it at start, naming the variable
+        cap = int(raw)
+        scaling = env.scaling(manifest.name)
+        memory = _memory_bytes(scaling.memory)
+        needed = (
+            scaling.concurrency * cap * contract.WEBHOOK_BODY_COPIES
+            + contract.WEBHOOK_BASELINE_MEMORY_BYTES
+        )
+        baseline = contract.WEBHOOK_BASELINE_MEMORY_BYTES // _MIB
+        if needed > memory:
+            fitting = (memory - contract.WEBHOOK_BASELINE_MEMORY_BYTES) // (
+                scaling.concurrency * contract.WEBHOOK_BODY_COPIES
+            )
+            problems.append(
+                f"handlers.{manifest.name}: concurrency {scaling.concurrency} x body cap "
+                f"{cap} bytes ({variable} in functions/{manifest.name}/handler.yaml) x "
+                f"{contract.WEBHOOK_BODY_COPIES} copies + {baseline} MiB baseline = "
+                f"{needed / _MIB:.0f} MiB does not fit in memory {scaling.memory}: anyone "
+                "can send bodies that large to the public URL and run the instance out of "
+                f"memory. Lower {variable} to at most {max(fitting, 0)}, or lower "
+                f"handlers.{manifest.name}.concurrency, or raise handlers.{manifest.name}.memory"
+            )
+    return problems
+
+
 def problems(env: Environment, manifests: Sequence[HandlerManifest]) -> list[str]:
     names = sorted(m.name for m in manifests)
     found = _unknown_handlers(env, names)
     if env.deploy_handlers:
         found += _unpinned_secrets(env, manifests)
+        found += _public_body_memory(env, manifests)
     return found
 
 

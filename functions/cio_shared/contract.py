@@ -67,6 +67,15 @@ INJECTED_VARIABLES = (
     TOPIC_ACTIONS,
 )
 
+# --- The public webhook's body cap: read by its settings and by the stacks' readiness rule ------
+# A body under the cap is read whole before its signature can be checked, so at most
+# concurrency x cap (x2: the chunks and their join) of anyone's bytes sit in one instance;
+# stacks/readiness.py refuses an environment where that does not fit in the handler's memory.
+WEBHOOK_MAX_BODY_VARIABLE = "CIO_WEBHOOK_MAX_BODY_BYTES"
+WEBHOOK_DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+WEBHOOK_BODY_COPIES = 2
+WEBHOOK_BASELINE_MEMORY_BYTES = 192 * 1024 * 1024  # the interpreter, clients, headroom
+
 # --- Customer.io region hosts ------------------------------------------------------------
 TRACK_URLS = {"us": "https://track.customer.io", "eu": "https://track-eu.customer.io"}
 APP_URLS = {"us": "https://api.customer.io", "eu": "https://api-eu.customer.io"}

@@ -10,9 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 import functions_framework
-from cio_shared.webhooks import WebhookHandler, WebhookSettings
+from cio_shared.webhooks import WebhookHandler, WebhookSettings, limit_request_line
 from flask import Request
 
+# functions-framework imports this module before it starts gunicorn, whose request line it
+# leaves unlimited; this bounds it (cio_shared/webhooks/server.py).
+limit_request_line()
 # Read once per instance: a missing signing key fails the instance at start, not a request.
 _handler = WebhookHandler(WebhookSettings.from_env())
 

@@ -1,5 +1,5 @@
 """Body limits under the real functions-framework server (gunicorn), where bodies may come
-chunked, with no Content-Length to check up front."""
+chunked, with no Content-Length to check up front (memory and framing: test_server_memory.py)."""
 
 from __future__ import annotations
 
@@ -88,9 +88,17 @@ def test_the_real_server_never_answers_5xx(server) -> None:
     def check(method: str, body: bytes, signed: bool, chunked: bool) -> None:
         headers = signed_headers(body) if signed else {"X-CIO-Signature": "00"}
         data = chunks(body) if chunked and body else body
-        response = session.request(method, url, data=data, headers=headers, timeout=10)
+        whole = method == "POST" and signed and len(body) <= CAP
+        try:
+            response = session.request(method, url, data=data, headers=headers, timeout=10)
+        except requests.ConnectionError:
+            # Refused before its body was read (unsigned, not POST, over the cap): the server
+            # answers at once and closes while the client may still be sending, and the reset
+            # can reach the client before the answer does. Never for a request it reads whole.
+            assert not whole
+            return
         assert response.status_code < 500, response.status_code
-        if method == "POST" and signed and len(body) <= CAP:
+        if whole:
             assert response.status_code in (200, 202)
 
     check()

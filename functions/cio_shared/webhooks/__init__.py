@@ -10,6 +10,8 @@
   and the accepted timestamp window (`DEFAULT_MAX_AGE_SECONDS`, ...), shared with `cio-doctor`.
 - Events (`events`): `parse_event`, `to_row` (the BigQuery row), `encode_row`, `attributes`,
   and the catalog of object types and metrics.
+- Server (`server`): `limit_request_line`, which bounds the request line functions-framework's
+  gunicorn leaves unlimited (called by the handler's `main.py` at import).
 
 Imports `cio_shared.common` only; nothing of `cio_shared.delivery` or `cio_shared.producer`.
 """
@@ -26,6 +28,7 @@ from cio_shared.webhooks.events import (
     to_row,
 )
 from cio_shared.webhooks.handler import WebhookHandler
+from cio_shared.webhooks.server import REQUEST_LINE_LIMIT, limit_request_line
 from cio_shared.webhooks.settings import WebhookSettings, WebhookSettingsError
 from cio_shared.webhooks.signature import (
     DEFAULT_MAX_AGE_SECONDS,
@@ -43,6 +46,7 @@ __all__ = [
     "DEFAULT_MAX_AGE_SECONDS",
     "DEFAULT_MAX_FUTURE_SECONDS",
     "METRICS_BY_OBJECT_TYPE",
+    "REQUEST_LINE_LIMIT",
     "SEVEN_DAYS",
     "SIGNATURE_HEADER",
     "SUBSCRIPTION_METRICS",
@@ -58,6 +62,7 @@ __all__ = [
     "WebhookSettingsError",
     "attributes",
     "encode_row",
+    "limit_request_line",
     "parse_event",
     "sign",
     "to_row",

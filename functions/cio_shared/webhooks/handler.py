@@ -6,8 +6,11 @@ webhook until the failed one succeeds. So the answers are:
 | request                                              | answer | decision    |
 |------------------------------------------------------|--------|-------------|
 | not POST                                             | 405    | rejected    |
+| signature or timestamp header missing or malformed,  | 401    | rejected    |
+| timestamp out of the window (body never read)        |        |             |
 | body over the hard cap                               | 413    | rejected    |
-| signature or timestamp missing, wrong, out of window | 401    | rejected    |
+| body framing broken (bad chunk size, cut short)      | 400    | rejected    |
+| signature wrong                                      | 401    | rejected    |
 | signed, a known event, published                     | 200    | accepted    |
 | signed, not a known event, quarantined               | 202    | quarantined |
 | signed, but Pub/Sub did not confirm in time          | 502    | retry       |
@@ -15,13 +18,21 @@ webhook until the failed one succeeds. So the answers are:
 502 is on Customer.io's retry list, and a publish failure is the one case where a retry is
 right. The signature is checked on the raw bytes before anything parses the body; neither the
 key nor the body is ever logged.
+
+Memory: the public URL lets anyone send a body. Nothing is read before the headers pass the
+cheap checks (both headers present and well-formed, timestamp in the window), never more than
+cap + 1 bytes are read, and every answer given without the whole body is a *streamed*
+response: functions-framework reads the rest of the body into memory after any non-streamed
+response (`read_request`), which is what made a 413 cost the whole 32 MiB. gunicorn then
+drains at most 64 KiB of what is left and closes the connection.
 """
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 from cio_shared.common import StructuredLogger, get_logger
 from cio_shared.webhooks.events import (
@@ -38,10 +49,19 @@ from cio_shared.webhooks.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, Si
 
 if TYPE_CHECKING:  # annotations only: importing the package stays free of Flask
     from flask import Request
+    from werkzeug.wrappers import Response as WsgiResponse
 
-Response = tuple[dict[str, Any], int, dict[str, str]]
+Response: TypeAlias = "tuple[dict[str, Any], int, dict[str, str]] | WsgiResponse"
 HANDLER = "webhook"
 _READ_CHUNK = 64 * 1024
+
+
+class _BodyTooLarge(Exception):
+    """The body is over the cap (declared or as read)."""
+
+
+class _BodyUnreadable(Exception):
+    """The body's framing is broken: a malformed chunk size, a body cut short, ..."""
 
 
 class WebhookHandler:
@@ -67,14 +87,33 @@ class WebhookHandler:
         started = time.perf_counter()
         log = self.log.with_trace(cast(Mapping[str, str], request.headers))
         if request.method != "POST":
-            return _reject(log, started, 405, "method_not_allowed", {"Allow": "POST"})
-        body = self._read_body(request)
-        if body is None:
-            return _reject(log, started, 413, "body_too_large")
+            return _unread(log, started, 405, "method_not_allowed", {"Allow": "POST"})
+        timestamp = request.headers.get(TIMESTAMP_HEADER)
+        signature = request.headers.get(SIGNATURE_HEADER)
         now = self.clock()
-        verdict = self.verifier.verify(
-            request.headers.get(TIMESTAMP_HEADER), request.headers.get(SIGNATURE_HEADER), body, now
-        )
+        # Before a byte of the body: anyone can send one, only Customer.io sends these headers.
+        early = self.verifier.precheck(timestamp, signature, now)
+        if early is not None:
+            return _unread(log, started, 401, early.value)
+        try:
+            body = self._read_body(request)
+        except _BodyTooLarge:
+            return _unread(log, started, 413, "body_too_large")
+        except _BodyUnreadable as exc:
+            return _unread(log, started, 400, "body_unreadable", detail=str(exc))
+        return self._verified(log, started, body, (timestamp, signature), now)
+
+    def _verified(
+        self,
+        log: StructuredLogger,
+        started: float,
+        body: bytes,
+        headers: tuple[str | None, str | None],
+        now: float,
+    ) -> Response:
+        """Verify the signature on the whole body, then publish or quarantine."""
+        timestamp, signature = headers
+        verdict = self.verifier.verify(timestamp, signature, body, now)
         if verdict.rejection is not None:
             return _reject(log, started, 401, verdict.rejection.value)
         log = log.bind(verified_with=verdict.key_slot)
@@ -88,22 +127,30 @@ class WebhookHandler:
             return self._quarantine(log, started, body, reason)
         return self._publish_event(log, started, parsed, data)
 
-    def _read_body(self, request: Request) -> bytes | None:
-        """The raw body, or None when it is over the cap (never reads more than cap + 1 bytes).
+    def _read_body(self, request: Request) -> bytes:
+        """The raw body; never reads more than cap + 1 bytes.
 
+        Raises _BodyTooLarge over the cap (declared or read) and _BodyUnreadable when the
+        server cannot read it (gunicorn raises on a malformed chunk size; Werkzeug on a body
+        shorter than its Content-Length): the client's fault, answered 400, never a 500.
         Read by hand rather than with `max_content_length`: functions-framework reads the body
-        again after the handler returns, and a limited stream would raise there (a 500).
+        again after a non-streamed answer, and a limited stream would raise there (a 500).
         """
         cap = self.settings.max_body_bytes
         if request.content_length is not None and request.content_length > cap:
-            return None
+            raise _BodyTooLarge
         parts: list[bytes] = []
         size = 0
-        while chunk := request.stream.read(min(_READ_CHUNK, cap + 1 - size)):
-            parts.append(chunk)
-            size += len(chunk)
-            if size > cap:
-                return None
+        try:
+            while chunk := request.stream.read(min(_READ_CHUNK, cap + 1 - size)):
+                parts.append(chunk)
+                size += len(chunk)
+                if size > cap:
+                    raise _BodyTooLarge
+        except _BodyTooLarge:
+            raise
+        except Exception as exc:  # the server's framing errors have no common public base
+            raise _BodyUnreadable(f"cannot read the body: {type(exc).__name__}") from None
         return b"".join(parts)
 
     def _publish_event(
@@ -158,6 +205,43 @@ class WebhookHandler:
 
 def _ms(started: float) -> dict[str, float]:
     return {"latency_ms": round((time.perf_counter() - started) * 1000, 3)}
+
+
+def _unread(
+    log: StructuredLogger,
+    started: float,
+    status: int,
+    reason: str,
+    headers: Mapping[str, str] | None = None,
+    detail: str = "",
+) -> WsgiResponse:
+    """A rejection given without (all of) the body: streamed, so functions-framework does not
+    read the rest of the body into memory afterwards, and `Connection: close` (gunicorn drops
+    hop-by-hop headers from the application, but closes by itself once the unread rest is over
+    64 KiB; other servers honour the header)."""
+    from werkzeug.wrappers import Response as WsgiResponse
+
+    fields = {"cio_detail": detail} if detail else {}
+    log.warning(
+        "webhook rejected",
+        decision="rejected",
+        status=status,
+        reason=reason,
+        body_read=False,
+        **fields,
+        **_ms(started),
+    )
+    text = json.dumps({"error": reason}).encode()
+
+    def stream() -> Iterator[bytes]:
+        yield text
+
+    return WsgiResponse(
+        stream(),
+        status=status,
+        headers={**(headers or {}), "Connection": "close"},
+        mimetype="application/json",
+    )
 
 
 def _reject(

@@ -14,9 +14,11 @@ from dataclasses import dataclass, field
 from cio_shared.common import EnvReader, SettingsError, project_id, topic_path
 from cio_shared.webhooks.signature import DEFAULT_MAX_AGE_SECONDS, DEFAULT_MAX_FUTURE_SECONDS
 
-# Far above Customer.io's largest events (a sent event can carry the whole message body), and
-# below Pub/Sub's 10 MB message limit, since the body is published whole.
-DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
+# Ten times Gmail's 102 KB clipping point, so far above a reporting event even with *Body
+# Content* on (a sent event then carries the message body), and small enough that concurrency
+# x cap fits in an instance: equal to cio_shared.contract.WEBHOOK_DEFAULT_MAX_BODY_BYTES, which
+# the stacks' readiness rule reads (this package does not import the contract; a test checks).
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 PUBSUB_MAX_MESSAGE_BYTES = 10_000_000
 # Customer.io waits 4 s; leave room for the request itself and a cold connection.
 DEFAULT_PUBLISH_TIMEOUT_SECONDS = 2.5

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -26,6 +27,8 @@ SEVEN_DAYS = 7 * 24 * 3600
 DEFAULT_MAX_AGE_SECONDS = SEVEN_DAYS + 24 * 3600  # the retry period plus a day of slack
 DEFAULT_MAX_FUTURE_SECONDS = 300  # clock skew between Customer.io and us
 _MAX_TIMESTAMP_DIGITS = 12
+# A hex HMAC-SHA256 digest, as Customer.io sends it (either case, surrounding spaces allowed).
+_SIGNATURE_SHAPE = re.compile(r"\s*[0-9A-Fa-f]{64}\s*")
 
 
 class Rejection(StrEnum):
@@ -34,6 +37,7 @@ class Rejection(StrEnum):
     NO_KEY = "signing_key_not_configured"
     MISSING_TIMESTAMP = "missing_timestamp"
     MISSING_SIGNATURE = "missing_signature"
+    MALFORMED_SIGNATURE = "malformed_signature"
     MALFORMED_TIMESTAMP = "malformed_timestamp"
     STALE_TIMESTAMP = "timestamp_too_old"
     FUTURE_TIMESTAMP = "timestamp_in_future"
@@ -72,18 +76,29 @@ class SignatureVerifier:
     max_age_seconds: int = DEFAULT_MAX_AGE_SECONDS
     max_future_seconds: int = DEFAULT_MAX_FUTURE_SECONDS
 
+    def precheck(
+        self, timestamp: str | None, signature: str | None, now: float
+    ) -> Rejection | None:
+        """Everything that can be refused without the body: a key is configured, the signature
+        is a 64-digit hex digest, the timestamp lies in the window. The webhook handler calls
+        this before reading a byte of the body (anyone can send a body; only Customer.io sends
+        well-formed headers with a current timestamp)."""
+        if not any(key for _, key in self._slots()):
+            return Rejection.NO_KEY
+        if not signature:
+            return Rejection.MISSING_SIGNATURE
+        if not _SIGNATURE_SHAPE.fullmatch(signature):
+            return Rejection.MALFORMED_SIGNATURE
+        return self.check_timestamp(timestamp, now)
+
     def verify(
         self, timestamp: str | None, signature: str | None, body: bytes, now: float
     ) -> Verdict:
         keys = [(slot, key) for slot, key in self._slots() if key]
-        if not keys:
-            return Verdict(Rejection.NO_KEY)
-        if not signature:
-            return Verdict(Rejection.MISSING_SIGNATURE)
-        rejection = self.check_timestamp(timestamp, now)
+        rejection = self.precheck(timestamp, signature, now)
         if rejection is not None:
             return Verdict(rejection)
-        assert timestamp is not None  # check_timestamp rejected a missing one
+        assert timestamp is not None and signature is not None  # precheck refused them missing
         provided = signature.strip().lower().encode("utf-8", "replace")
         matched = ""
         for slot, key in keys:
