@@ -22,6 +22,8 @@ PREVIOUS = "@previous"  # `<secret>@previous`: the version pinned in the environ
 ENV_VAR = r"^[A-Z][A-Z0-9_]*$"
 HANDLER_NAME = re.compile(r"^[a-z][a-z0-9-]{1,14}$")
 TOPIC_NAME = r"^[a-z][a-z0-9-]{1,20}$"
+# service accounts `cio-<env>-<name>` the platform itself uses (bootstrap and stacks/identities)
+RESERVED_NAMES = frozenset({"build", "push", "smoke", "planner", "deployer"})
 RESERVED_ENV = frozenset(contract.INJECTED_VARIABLES)
 Action = Literal[contract.MESSAGE_ACTIONS]  # type: ignore[valid-type]
 
@@ -59,6 +61,11 @@ class HandlerManifest(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> HandlerManifest:
+        if self.name in RESERVED_NAMES:
+            raise ValueError(
+                f"folder name {self.name!r} is taken by a platform account "
+                f"(cio-<env>-{self.name}); choose another name (reserved: {sorted(RESERVED_NAMES)})"
+            )
         if not HANDLER_NAME.match(self.name):
             raise ValueError(
                 f"folder name {self.name!r} must be 2-15 lowercase letters, digits or dashes "

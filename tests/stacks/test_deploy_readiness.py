@@ -183,3 +183,14 @@ def test_handlers_run_the_pinned_secret_versions(templates: dict[str, Template])
             }
             assert versions and "latest" not in versions
             assert all(v.isdigit() for v in versions)
+
+
+@pytest.mark.parametrize("name", ["smoke", "deployer", "push"])
+def test_a_handler_may_not_take_a_platform_accounts_name(tmp_path: Path, name: str) -> None:
+    from stacks.manifests import ManifestError, load_manifest
+
+    folder = tmp_path / name
+    folder.mkdir()
+    (folder / "handler.yaml").write_text("entry_point: handle\ntrigger: http_public\n")
+    with pytest.raises(ManifestError, match="taken by a platform account"):
+        load_manifest(folder / "handler.yaml")
