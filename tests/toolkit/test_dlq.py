@@ -158,9 +158,7 @@ def test_replay_dry_run_then_replay_by_reason(bus: Bus, env_dir: Path) -> None:
     plan = doctor(bus, env_dir, "replay", "--reason", "rejected_429", "--dry-run")
     assert plan.code == 0, plan.stderr
     rows = plan.json["checks"][0]["data"]["would_replay"]
-    assert [(r["message_id"], r["to_topic"]) for r in rows] == [
-        (ids["429"], f"cio-{bus.env}-track")
-    ]
+    assert [(r["message_id"], r["to_topic"]) for r in rows] == [(ids["429"], bus.topic("track"))]
     assert bus.drain("track-probe") == []
 
     refused = doctor(bus, env_dir, "replay", "--reason", "rejected_429")
@@ -188,13 +186,138 @@ def test_pubsub_dead_letters_go_back_to_the_topic_named_by_the_subscription(
 
 
 def test_failed_republish_keeps_the_dead_letter(bus: Bus, env_dir: Path) -> None:
-    attrs = {**rejected("503", "upstream_5xx", "true"), "cio_source_topic": "cio-gone-track"}
+    attrs = {**rejected("503", "upstream_5xx", "true"), "cio_source_topic": bus.topic("track")}
     message_id = bus.dead_letter("track", {"id": "01HZ0000000000000000000009"}, **attrs)
+    bus.publisher.delete_topic(topic=bus.topic("track"))  # the publish will fail
     result = doctor(bus, env_dir, "replay", "--yes")
     assert result.code == 1
     assert result.finding_codes() == ["replay_publish_failed"]
     left = doctor(bus, env_dir, "list").json["checks"][0]["data"]["messages"]
     assert [m["message_id"] for m in left] == [message_id]
+
+
+def test_a_forged_source_topic_is_never_a_replay_target(bus: Bus, env_dir: Path) -> None:
+    """Issue 18 item 3: a dead letter whose cio_source_topic names another project's topic,
+    or another of the environment's topics, is refused and shown with full paths."""
+    from google.cloud import pubsub_v1
+
+    stolen = "projects/someone-else/topics/stolen"
+    pubsub_v1.PublisherClient().create_topic(name=stolen)
+    pubsub_v1.SubscriberClient().create_subscription(
+        name="projects/someone-else/subscriptions/stolen-probe", topic=stolen
+    )
+    forged = {
+        "other-project": bus.dead_letter(
+            "track",
+            {"id": "01HZ0000000000000000000021"},
+            **{**rejected("503", "upstream_5xx", "true"), "cio_source_topic": stolen},
+        ),
+        "other-topic": bus.dead_letter(
+            "track",
+            {"id": "01HZ0000000000000000000022"},
+            **{
+                **rejected("503", "upstream_5xx", "true"),
+                "cio_source_topic": f"cio-{bus.env}-webhook-events",
+            },
+        ),
+    }
+    plan = doctor(bus, env_dir, "replay", "--dry-run")
+    rows = {r["message_id"]: r["to_topic"] for r in plan.json["checks"][0]["data"]["would_replay"]}
+    assert stolen in rows[forged["other-project"]] and rows[forged["other-project"]].startswith(
+        f"(none: cio_source_topic projects/someone-else/topics/stolen is not {bus.topic('track')}"
+    )
+    assert f"projects/{PROJECT}/topics/cio-{bus.env}-webhook-events" in rows[forged["other-topic"]]
+    assert plan.finding_codes() == ["replay_refused"]
+    done = doctor(bus, env_dir, "replay", "--yes")  # nothing planned: the plan is the answer
+    assert "published" not in done.json["checks"][0]["data"]
+    probe = pubsub_v1.SubscriberClient().pull(
+        request={
+            "subscription": "projects/someone-else/subscriptions/stolen-probe",
+            "max_messages": 10,
+        },
+        timeout=3,
+    )
+    assert not probe.received_messages
+    assert bus.drain("track-probe") == []
+
+
+def test_a_subscription_outside_the_environment_is_refused(bus: Bus, env_dir: Path) -> None:
+    outside = "projects/someone-else/subscriptions/cio-x-track-dead-letter"
+    from cio_doctor import dlq
+    from cio_doctor.config import EnvFile
+    from cio_doctor.findings import CannotCheck
+    from cio_doctor.pubsub_dlq import DeadLetter
+
+    target = dlq.target_for(EnvFile(name=bus.env, project_id=PROJECT))
+    message = DeadLetter(outside, "1", "a", __import__("datetime").datetime.now(), b"{}", {})
+    with pytest.raises(CannotCheck, match="not in this environment's project doctor-test"):
+        target.source_topic(message)
+
+
+def test_pubsub_forwarded_dead_letters_ignore_producer_cio_attributes(
+    bus: Bus, env_dir: Path
+) -> None:
+    """End to end on the emulator: a push subscription whose endpoint never answers, so Pub/Sub
+    dead-letters the message itself. It keeps the producer's attributes (a forged
+    cio_source_topic, cio_reason, cio_retryable) and adds its own; the toolkit reads Pub/Sub's,
+    and the replay goes to the topic the dead-letter subscription belongs to."""
+    from google.cloud import pubsub_v1
+
+    from tests.support.processes import free_port
+
+    stolen = "projects/someone-else/topics/stolen-2"
+    pubsub_v1.PublisherClient().create_topic(name=stolen)
+    pubsub_v1.SubscriberClient().create_subscription(
+        name="projects/someone-else/subscriptions/stolen-2-probe", topic=stolen
+    )
+    bus.subscriber.create_subscription(
+        request={
+            "name": bus.sub("track-push"),
+            "topic": bus.topic("track"),
+            "push_config": {"push_endpoint": f"http://127.0.0.1:{free_port()}/"},
+            "ack_deadline_seconds": 10,
+            "dead_letter_policy": {
+                "dead_letter_topic": bus.topic("track-dead-letter"),
+                "max_delivery_attempts": 5,
+            },
+        }
+    )
+    forged = {
+        "cio_source_topic": stolen,
+        "cio_reason": "rejected_400",
+        "cio_retryable": "false",
+        "origin": "shop",
+    }
+    bus.publisher.publish(
+        bus.topic("track"), b'{"id": "01HZ0000000000000000000031"}', **forged
+    ).result()
+    bus.drain("track-probe")
+    deadline = __import__("time").monotonic() + 60
+    rows: list[dict[str, Any]] = []
+    while not rows and __import__("time").monotonic() < deadline:
+        rows = doctor(bus, env_dir, "list").json["checks"][0]["data"]["messages"]
+    [row] = rows
+    inspected = doctor(bus, env_dir, "inspect", row["message_id"]).json["checks"][0]["data"]
+    attributes = inspected["attributes"]
+    # what the emulator does, as Google documents: the original attributes stay, its own added
+    assert attributes["cio_source_topic"] == stolen and attributes["origin"] == "shop"
+    assert "CloudPubSubDeadLetterSourceDeliveryCount" in attributes
+    assert (row["reason"], row["retryable"]) == ("max_delivery_attempts", True)
+    bus.subscriber.delete_subscription(subscription=bus.sub("track-push"))
+    done = doctor(bus, env_dir, "replay", "--yes")
+    assert done.code == 0, done.stdout + done.stderr
+    [outcome] = done.json["checks"][0]["data"]["replayed"]
+    assert outcome["topic"] == bus.topic("track")
+    [replayed] = bus.drain("track-probe")
+    assert dict(replayed.attributes) == {"origin": "shop", "cio_replay_of": row["message_id"]}
+    probe = pubsub_v1.SubscriberClient().pull(
+        request={
+            "subscription": "projects/someone-else/subscriptions/stolen-2-probe",
+            "max_messages": 10,
+        },
+        timeout=3,
+    )
+    assert not probe.received_messages
 
 
 def test_unknown_subscription_cannot_be_checked(bus: Bus, env_dir: Path) -> None:

@@ -27,8 +27,11 @@ class Target:
     prefix: str  # `cio-<env>`
     retention_days: int = 14
     wait: float = pubsub_dlq.DEFAULT_WAIT_S
+    event_topics: tuple[str, ...] = ("identify", "track")
 
     def subscription(self, purpose: str) -> str:
+        if purpose.startswith("projects/"):
+            return purpose
         name = purpose if purpose.startswith(f"{self.prefix}-") else f"{self.prefix}-{purpose}"
         return f"projects/{self.project}/subscriptions/{name}"
 
@@ -36,23 +39,51 @@ class Target:
         return [f"{t}{DEAD_LETTER_SUFFIX}" for t in topics]
 
     def source_topic(self, message: DeadLetter) -> str:
-        """`cio_source_topic`, else the topic the dead-letter subscription is named after."""
-        source = message.attributes.get("cio_source_topic")
-        if source:
-            return (
-                source
-                if source.startswith("projects/")
-                else (f"projects/{self.project}/topics/{source}")
+        """The topic a dead letter goes back to: the one its dead-letter subscription belongs
+        to (`<prefix>-<topic>-dead-letter` -> `<prefix>-<topic>`), in this environment's
+        project, and only an event topic of this environment.
+
+        Never taken from the message's attributes: a producer can set any attribute, and
+        Pub/Sub keeps them when it dead-letters a message itself. A handler's own dead letter
+        names its source in `cio_source_topic`; one that disagrees is refused (a forgery or a
+        misrouted dead letter), and for Pub/Sub's own dead letters `cio_*` is ignored.
+        """
+        project, _, name = message.subscription.removeprefix("projects/").partition(
+            "/subscriptions/"
+        )
+        if project != self.project:
+            raise CannotCheck(
+                f"{message.subscription} is not in this environment's project {self.project}"
             )
-        name = message.subscription.rsplit("/", 1)[-1]
-        if not name.endswith(DEAD_LETTER_SUFFIX) or name.startswith(f"{self.prefix}-webhook"):
-            raise CannotCheck(f"no source topic known for messages of {name}")
-        return f"projects/{self.project}/topics/{name.removesuffix(DEAD_LETTER_SUFFIX)}"
+        purpose = name.removeprefix(f"{self.prefix}-").removesuffix(DEAD_LETTER_SUFFIX)
+        if not name.startswith(f"{self.prefix}-") or not name.endswith(DEAD_LETTER_SUFFIX):
+            raise CannotCheck(f"{name} is not a dead-letter subscription of {self.prefix}")
+        if purpose not in self.event_topics:
+            raise CannotCheck(
+                f"no replay for {name}: {purpose!r} is not an event topic of {self.prefix} "
+                f"({', '.join(self.event_topics)})"
+            )
+        topic = f"projects/{self.project}/topics/{self.prefix}-{purpose}"
+        claimed = message.attributes.get("cio_source_topic")
+        if claimed and not message.forwarded_by_pubsub:
+            full = (
+                claimed
+                if claimed.startswith("projects/")
+                else f"projects/{self.project}/topics/{claimed}"
+            )
+            if full != topic:
+                raise CannotCheck(
+                    f"cio_source_topic {full} is not {topic}, the topic of {name}: not replayed "
+                    "(a forged attribute or a misrouted dead letter; inspect it)"
+                )
+        return topic
 
 
 def target_for(env: EnvFile | None, prefix: str | None = None, wait: float = 2.0) -> Target:
     if env is not None:
-        return Target(env.project_id, f"{env.prefix}-{env.name}", wait=wait)
+        return Target(
+            env.project_id, f"{env.prefix}-{env.name}", wait=wait, event_topics=env.event_topics
+        )
     project = os.environ.get("GOOGLE_CLOUD_PROJECT")
     if not project or not prefix:
         raise ConfigError(
@@ -189,6 +220,16 @@ def plan_replay(
                 planned.add(message.message_id)
         check.data["would_replay"] = rows
         check.data["reasons"] = list(reasons) or ["(all)"]
+        refused = [r for r in rows if r["to_topic"].startswith("(none")]
+        if refused:
+            check.add(
+                Severity.MEDIUM,
+                "replay_refused",
+                f"{len(refused)} dead letter(s) have no replay target and stay where they are",
+                "; ".join(f"{r['message_id']}: {r['to_topic']}" for r in refused[:5]),
+                "Inspect them (`cio-doctor dlq inspect MESSAGE_ID`): a dead letter goes back "
+                "only to the topic its dead-letter subscription belongs to, in this project.",
+            )
         if any(not r["retryable"] for r in rows):
             check.add(
                 Severity.MEDIUM,
@@ -203,8 +244,9 @@ def plan_replay(
 
 
 def _topic_name(target: Target, message: DeadLetter) -> str:
+    """The full path it would go to (never shortened: a path in another project must show)."""
     try:
-        return target.source_topic(message).rsplit("/", 1)[-1]
+        return target.source_topic(message)
     except CannotCheck as exc:
         return f"(none: {exc})"
 

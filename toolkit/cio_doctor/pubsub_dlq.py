@@ -39,24 +39,36 @@ class DeadLetter:
     ordering_key: str = ""
 
     @property
+    def forwarded_by_pubsub(self) -> bool:
+        """Pub/Sub dead-lettered it itself (max delivery attempts): it then adds its own
+        attributes and keeps the producer's, so any `cio_*` on it came from the producer, not
+        from a handler, and is ignored (handlers drop these keys from their own dead letters)."""
+        return PUBSUB_SOURCE_SUB in self.attributes or PUBSUB_DELIVERY_COUNT in self.attributes
+
+    def _ours(self, key: str) -> str | None:
+        return None if self.forwarded_by_pubsub else self.attributes.get(key)
+
+    @property
     def reason(self) -> str:
-        if "cio_reason" in self.attributes:
-            return self.attributes["cio_reason"]
-        return MAX_DELIVERY_REASON if PUBSUB_DELIVERY_COUNT in self.attributes else "unknown"
+        if self.forwarded_by_pubsub:
+            return MAX_DELIVERY_REASON
+        return self.attributes.get("cio_reason") or "unknown"
 
     @property
     def attempts(self) -> str | None:
-        return self.attributes.get("cio_attempt") or self.attributes.get(PUBSUB_DELIVERY_COUNT)
+        if self.forwarded_by_pubsub:
+            return self.attributes.get(PUBSUB_DELIVERY_COUNT)
+        return self.attributes.get("cio_attempt") or None
 
     @property
     def retryable(self) -> bool:
         """Pub/Sub's own dead letters (max delivery attempts) are retryable by contract."""
-        if "cio_retryable" in self.attributes:
-            return self.attributes["cio_retryable"] == "true"
-        return self.reason == MAX_DELIVERY_REASON
+        if self.forwarded_by_pubsub:
+            return True
+        return self.attributes.get("cio_retryable") == "true"
 
     def event_id(self) -> str | None:
-        if self.attributes.get("cio_event_id"):
+        if self._ours("cio_event_id"):
             return self.attributes["cio_event_id"]
         try:
             body = json.loads(self.data)
@@ -218,7 +230,7 @@ class ReplayOutcome:
         return {
             "message_id": self.message_id,
             "reason": self.reason,
-            "topic": self.topic.rsplit("/", 1)[-1],
+            "topic": self.topic,
             "published_as": self.published_id,
             "error": self.error,
         }

@@ -20,7 +20,11 @@ from pydantic import ValidationError
 
 from cio_shared import contract
 from cio_shared.common import StructuredLogger, get_logger
-from cio_shared.delivery.dead_letter import DeadLetterPublisher, dead_letter_attributes
+from cio_shared.delivery.dead_letter import (
+    DeadLetterPublisher,
+    attribute_problem,
+    dead_letter_attributes,
+)
 from cio_shared.delivery.decisions import Decision, Outcome, permanent, retry
 from cio_shared.delivery.push import EnvelopeError, PushMessage, parse_push
 from cio_shared.delivery.senders import Sender, build_sender
@@ -125,8 +129,8 @@ class DeliveryHandler:
 
     def prepare(self, push: PushMessage) -> Prepared | Outcome:
         """Every local check a message must pass; an Outcome is a permanent failure."""
-        if push.data_error:
-            return permanent("invalid_base64", push.data_error)
+        if (refused := _envelope_problem(push)) is not None:
+            return refused
         try:
             message = parse_message(push.data)
         except ValidationError as exc:
@@ -164,6 +168,16 @@ class DeliveryHandler:
         except Exception as exc:
             return Decision.RETRY, RETRY_STATUS, {"dead_letter_error": type(exc).__name__}
         return Decision.DEAD_LETTER, ACK_STATUS, {"dead_letter_id": dead_letter_id}
+
+
+def _envelope_problem(push: PushMessage) -> Outcome | None:
+    """Attributes that break the contract (forged dead-letter keys, too many to dead-letter),
+    or data that is not base64."""
+    if problem := attribute_problem(push.attributes):
+        return permanent("attributes_invalid", problem)
+    if push.data_error:
+        return permanent("invalid_base64", push.data_error)
+    return None
 
 
 def _describe(exc: ValidationError) -> str:
