@@ -14,6 +14,9 @@ CDK_PACKAGES = {
     "constructs",
     "cdktf_cdktf_provider_google",
     "cdktf_cdktf_provider_time",
+    "cdktn",
+    "cdktn_provider_google",
+    "cdktn_provider_time",
     "jsii",
 }
 SEAM = {REPO / "stacks" / "cdk.py", REPO / "stacks" / "cdk_bootstrap.py"}
