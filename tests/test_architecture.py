@@ -121,6 +121,7 @@ SHARED_PARTS: dict[str, set[str]] = {
     "producer": {"common", "contract", "messages"},
     "delivery": {"common", "contract", "messages"},
     "webhooks": {"common", "contract"},
+    "transactional": {"common", "contract", "messages"},
 }
 
 

@@ -39,7 +39,10 @@ PERSON_ACTIONS = (
     "delete",
     "merge",
 )
-MESSAGE_ACTIONS = (*EVENT_ACTIONS, *PERSON_ACTIONS)
+# Transactional sends through the App API (`POST /v1/send/email|push|sms`): the transactional
+# topic carries them; their model is `cio_shared.messages.TransactionalMessage`.
+TRANSACTIONAL_ACTIONS = ("send_email", "send_push", "send_sms")
+MESSAGE_ACTIONS = (*EVENT_ACTIONS, *PERSON_ACTIONS, *TRANSACTIONAL_ACTIONS)
 
 # --- Variables the stack injects into every handler (a manifest must not set them) ----------
 ENVIRONMENT = "CIO_ENVIRONMENT"
@@ -75,6 +78,19 @@ WEBHOOK_MAX_BODY_VARIABLE = "CIO_WEBHOOK_MAX_BODY_BYTES"
 WEBHOOK_DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 WEBHOOK_BODY_COPIES = 2
 WEBHOOK_BASELINE_MEMORY_BYTES = 192 * 1024 * 1024  # the interpreter, clients, headroom
+
+# --- Transactional sends: the Firestore database of idempotency-key claims ----------------
+# Set by the stack for a handler whose manifest says `firestore: true` (not in
+# INJECTED_VARIABLES: only such handlers get them, and a manifest must still not set them).
+FIRESTORE_DATABASE = "CIO_FIRESTORE_DATABASE"
+CLAIM_TTL = "CIO_CLAIM_TTL_SECONDS"
+FIRESTORE_VARIABLES = (FIRESTORE_DATABASE, CLAIM_TTL)
+FIRESTORE_PURPOSE = "claims"  # the database `<prefix>-<env>-claims`
+CLAIMS_COLLECTION = "transactional-claims"
+CLAIM_EXPIRY_FIELD = "expire_at"  # the TTL policy's field
+# What an attempt whose outcome is unknown (a timeout after the request left) does on its
+# redelivery: `retry` sends again (at most one duplicate, counted), `hold` dead-letters it.
+UNKNOWN_OUTCOME_POLICIES = ("retry", "hold")
 
 # --- Customer.io region hosts ------------------------------------------------------------
 TRACK_URLS = {"us": "https://track.customer.io", "eu": "https://track-eu.customer.io"}

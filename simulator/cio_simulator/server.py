@@ -28,6 +28,7 @@ from cio_simulator.ratelimit import TokenBucket, retry_after_header
 from cio_simulator.recorder import Recorder
 from cio_simulator.reference import reference_dir
 from cio_simulator.track_api import TrackApi
+from cio_simulator.transactional_api import TransactionalApi
 from cio_simulator.workspace import Workspace
 
 _KNOWN_STATUSES = {s.value for s in HTTPStatus}
@@ -167,6 +168,8 @@ class Simulator:
         AppApi(self.workspace, self.catalog, self.config.region).register(self.router)
         self.admin_router = Router()
         AdminApi(self).register(self.admin_router)
+        self.transactional = TransactionalApi(self)
+        self.transactional.register(self.router, self.admin_router)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -297,6 +300,7 @@ class Simulator:
         """Back to the state at start-up: empty workspace and log, start-up faults, full buckets."""
         self.workspace.reset()
         self.catalog.reset()
+        self.transactional.reset()
         self.recorder.reset()
         self.faults.counts.clear()
         self.faults.apply(self.config.faults)

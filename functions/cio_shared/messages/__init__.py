@@ -5,6 +5,9 @@
 - Routing and the Track API: `TOPIC_ACTIONS` (which actions a topic carries), `to_operation`,
   `encode_operation`, `message_bytes`, `size_problem` and the byte limits.
 - Event ids: `new_event_id`, `event_id_for_key` (idempotency keys), `is_ulid`.
+- Transactional sends (the transactional topic, App API `/v1/send/*`): `TransactionalMessage`,
+  `parse_transactional`, `send_request`, `claim_key`, `claim_document_id`, `SEND_PATHS`;
+  `schemas/transactional-v1.schema.json` (`python -m cio_shared.messages transactional`).
 - The JSON Schema: `json_schema`, `json_schema_text`; `schemas/event-v1.schema.json` is its
   export, regenerated with
   `python -m cio_shared.messages > functions/cio_shared/messages/schemas/event-v1.schema.json`.
@@ -38,6 +41,17 @@ from cio_shared.messages.models import (
     size_problem,
     to_operation,
 )
+from cio_shared.messages.transactional import (
+    SEND_PATHS,
+    TRANSACTIONAL_SCHEMA_ID,
+    TransactionalMessage,
+    claim_document_id,
+    claim_key,
+    parse_transactional,
+    send_request,
+    transactional_schema,
+    transactional_schema_text,
+)
 
 __all__ = [
     "MAX_BATCH_BYTES",
@@ -46,7 +60,9 @@ __all__ = [
     "MIN_TIMESTAMP",
     "SCHEMA_ID",
     "SCHEMA_VERSION",
+    "SEND_PATHS",
     "TOPIC_ACTIONS",
+    "TRANSACTIONAL_SCHEMA_ID",
     "ULID_PATTERN",
     "AnyMessage",
     "Device",
@@ -56,7 +72,10 @@ __all__ = [
     "MergeMessage",
     "Person",
     "PersonMessage",
+    "TransactionalMessage",
     "build_message",
+    "claim_document_id",
+    "claim_key",
     "encode_operation",
     "event_id_for_key",
     "is_ulid",
@@ -65,6 +84,10 @@ __all__ = [
     "message_bytes",
     "new_event_id",
     "parse_message",
+    "parse_transactional",
+    "send_request",
     "size_problem",
     "to_operation",
+    "transactional_schema",
+    "transactional_schema_text",
 ]
