@@ -1,26 +1,40 @@
-"""Delivery throughput: one request per event vs micro-batching, against a request budget.
+"""Delivery throughput: one request per event vs micro-batching, and the adaptive budget.
 
 The simulator enforces a Track API budget scaled to this 2-core machine (default 50 requests/s)
 and answers with realistic latency (default 50 ms). The track handler runs under the real
 functions-framework with CIO_RATE_LIMIT_PER_SECOND = the whole budget (one instance), and a
 load generator posts real push envelopes with the concurrency Pub/Sub push would use, resending
-a delivery answered with an error after a short pause (as Pub/Sub redelivers). Each mode runs
-for the same wall time; printed: delivered events/s, the ratio, p50/p99 delivery latency (first
-push to delivered, retries included) and handler CPU per delivered event (its process tree,
-from /proc; it includes the work on deliveries answered `retry` by the local rate limit).
+a delivery answered with an error after a short pause (as Pub/Sub redelivers).
 
-    .venv/bin/python bench/bench_delivery.py [--seconds 10] [--budget 50] [--latency-ms 50]
+Scenario `batching`: per-event vs batching, each for the same wall time; printed: delivered
+events/s, the ratio, p50/p99 delivery latency (first push to delivered, retries included),
+Track API requests per event and handler CPU per delivered event (its process tree, from
+/proc; it includes the work on deliveries answered `retry` by the local rate limit).
+
+Scenario `throttled`: Customer.io throttling below the budget. The simulator's limit is half of
+the handler's configured budget; one request per event (so the Track API limit is what binds),
+with CIO_RATE_LIMIT_ADAPTIVE off (a fixed rate: today) and on. Printed: 429s per delivered event
+and accepted requests/s as a share of the simulator's limit.
+
+The load generator is asyncio on raw keep-alive connections with envelopes built before the
+clock starts, so that on a 2-core machine the client takes as little CPU as it can from the
+handler it measures.
+
+    .venv/bin/python bench/bench_delivery.py [--scenario all|batching|throttled] [--seconds 10]
+        [--throttled-seconds 30] [--budget 50] [--latency-ms 50] [--concurrency 128]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import base64
+import itertools
 import json
 import os
 import sys
-import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,6 +66,14 @@ class Result:
     def per_second(self) -> float:
         return self.delivered / self.seconds
 
+    @property
+    def cpu_ms_per_event(self) -> float:
+        return self.cpu_seconds / max(1, self.delivered) * 1000
+
+    @property
+    def accepted_per_second(self) -> float:
+        return (self.requests - self.rate_limited) / self.seconds
+
     def quantile(self, q: float) -> float:
         ordered = sorted(self.latencies)
         return (
@@ -61,10 +83,10 @@ class Result:
         )
 
     def line(self) -> str:
-        cpu_ms = self.cpu_seconds / max(1, self.delivered) * 1000
         return (
             f"{self.mode:<12} {self.per_second:8.1f} events/s  p50 {self.quantile(0.5):7.1f} ms  "
-            f"p99 {self.quantile(0.99):7.1f} ms  cpu {cpu_ms:6.3f} ms/event  "
+            f"p99 {self.quantile(0.99):7.1f} ms  cpu {self.cpu_ms_per_event:6.3f} ms/event  "
+            f"{self.requests / max(1, self.delivered):6.3f} requests/event  "
             f"({self.delivered} events, {self.requests} requests, {self.rate_limited} x 429, "
             f"{self.retries} retry answers)"
         )
@@ -109,42 +131,102 @@ def envelope(number: int) -> bytes:
     ).encode()
 
 
-def load(url: str, seconds: float, concurrency: int) -> tuple[list[float], float, int]:
+def http_requests(port: int, prepared: int) -> Iterator[bytes]:
+    """Complete HTTP/1.1 POSTs of fresh envelopes: `prepared` built now, before the clock
+    starts, then more built on demand."""
+    head = f"POST / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+
+    def build() -> Iterator[bytes]:
+        for number in itertools.count():
+            body = envelope(number)
+            yield f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body
+
+    fresh = build()
+    return itertools.chain(list(itertools.islice(fresh, prepared)), fresh)
+
+
+async def _exchange(
+    port: int, state: dict[str, asyncio.StreamReader | asyncio.StreamWriter | None], raw: bytes
+) -> int:
+    """Send one request on the worker's keep-alive connection; returns the status."""
+    for attempt in range(3):
+        if state["writer"] is None:
+            state["reader"], state["writer"] = await asyncio.open_connection("127.0.0.1", port)
+        reader, writer = state["reader"], state["writer"]
+        assert isinstance(reader, asyncio.StreamReader)
+        assert isinstance(writer, asyncio.StreamWriter)
+        try:
+            writer.write(raw)
+            head = await reader.readuntil(b"\r\n\r\n")
+            status = int(head[9:12])
+            length = 0
+            close = False
+            for line in head.split(b"\r\n")[1:]:
+                name, _, value = line.partition(b":")
+                name = name.strip().lower()
+                if name == b"content-length":
+                    length = int(value)
+                elif name == b"connection" and value.strip().lower() == b"close":
+                    close = True
+            if length:
+                await reader.readexactly(length)
+            if close:
+                writer.close()
+                state["writer"] = None
+            return status
+        except (ConnectionError, asyncio.IncompleteReadError):
+            writer.close()
+            state["writer"] = None  # the server closed an idle connection: reconnect, resend
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def load(
+    port: int, seconds: float, concurrency: int, work: Iterator[bytes]
+) -> tuple[list[float], float, int]:
     """Post fresh events until `seconds` pass; returns latencies, elapsed, retry answers."""
     latencies: list[float] = []
-    retries = [0]
-    lock = threading.Lock()
-    counter = iter(range(10**9))
-    deadline = time.monotonic() + seconds
+    retries = 0
 
-    def worker() -> None:
-        session = requests.Session()
+    async def worker(deadline: float) -> None:
+        nonlocal retries
+        state: dict[str, asyncio.StreamReader | asyncio.StreamWriter | None] = {
+            "reader": None,
+            "writer": None,
+        }
         while time.monotonic() < deadline:
-            with lock:
-                body = envelope(next(counter))
+            raw = next(work)
             first = time.monotonic()
-            while True:
-                answer = session.post(
-                    url, data=body, headers={"Content-Type": "application/json"}, timeout=30
-                )
-                if answer.status_code == 200:
-                    break
-                with lock:
-                    retries[0] += 1
-                time.sleep(0.1)  # Pub/Sub would redeliver later
-            with lock:
-                latencies.append(time.monotonic() - first)
+            while await _exchange(port, state, raw) != 200:
+                retries += 1
+                await asyncio.sleep(0.1)  # Pub/Sub would redeliver later
+            latencies.append(time.monotonic() - first)
+        if state["writer"] is not None:
+            writer = state["writer"]
+            assert isinstance(writer, asyncio.StreamWriter)
+            writer.close()
 
-    started = time.monotonic()
-    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return latencies, time.monotonic() - started, retries[0]
+    async def main() -> float:
+        started = time.monotonic()
+        await asyncio.gather(*(worker(started + seconds) for _ in range(concurrency)))
+        return time.monotonic() - started
+
+    elapsed = asyncio.run(main())
+    return latencies, elapsed, retries
 
 
-def run_mode(mode: str, sim_url: str, args: argparse.Namespace, batching: bool) -> Result:
+def run_mode(
+    mode: str,
+    sim_url: str,
+    args: argparse.Namespace,
+    *,
+    batching: bool,
+    adaptive: bool = True,
+    seconds: float | None = None,
+    prepared: int = 20_000,
+) -> Result:
+    seconds = args.seconds if seconds is None else seconds
     port = free_port()
     env = {
         "PYTHONPATH": os.pathsep.join([str(FUNCTIONS), os.environ.get("PYTHONPATH", "")]),
@@ -153,6 +235,7 @@ def run_mode(mode: str, sim_url: str, args: argparse.Namespace, batching: bool) 
         "CIO_TRACK_URL": sim_url,
         "CIO_DEAD_LETTER_TOPIC": "projects/bench/topics/cio-bench-track-dead-letter",
         "CIO_RATE_LIMIT_PER_SECOND": str(args.budget),
+        "CIO_RATE_LIMIT_ADAPTIVE": "true" if adaptive else "false",
         "CIO_BATCH_ENABLED": "true" if batching else "false",
         "CIO_BATCH_MAX_WAIT_MS": str(args.batch_wait_ms),
         "CIO_BATCH_MAX_ITEMS": "100",
@@ -162,26 +245,102 @@ def run_mode(mode: str, sim_url: str, args: argparse.Namespace, batching: bool) 
         sys.executable, "-m", "functions_framework", f"--source={FUNCTIONS / 'track' / 'main.py'}",
         "--target=handle", "--host=127.0.0.1", f"--port={port}",
     ]  # fmt: skip
+    requests.post(f"{sim_url}/_admin/reset", timeout=10).raise_for_status()  # full buckets
+    work = http_requests(port, prepared)
     with running(argv, port, env=env) as proc:
-        url = f"http://127.0.0.1:{port}/"
-        load(url, 1.0, 4)  # warm up: imports done, pool open
+        load(port, 1.0, 4, work)  # warm up: imports done, pool open
         cpu_before = tree_cpu_seconds(proc.pid)
         after_warmup = requests.get(f"{sim_url}/_admin/stats", timeout=10).json()
-        latencies, seconds, retries = load(url, args.seconds, args.concurrency)
+        latencies, elapsed, retries = load(port, seconds, args.concurrency, work)
         cpu = tree_cpu_seconds(proc.pid) - cpu_before
-    after = requests.get(f"{sim_url}/_admin/stats", timeout=10).json()
+        after = requests.get(f"{sim_url}/_admin/stats", timeout=10).json()
     return Result(
-        mode, len(latencies), seconds, latencies, cpu,
+        mode, len(latencies), elapsed, latencies, cpu,
         after["requests"] - after_warmup["requests"],
         after["rate_limited_429"] - after_warmup["rate_limited_429"], retries,
     )  # fmt: skip
+
+
+def simulator(port: int, args: argparse.Namespace, limit: float) -> list[str]:
+    return [
+        str(Path(sys.executable).parent / "cio-simulator"), "--port", str(port),
+        "--site-id", SITE_ID, "--track-api-key", API_KEY,
+        "--rate-limit", f"{limit:g}", "--latency-ms", str(args.latency_ms),
+    ]  # fmt: skip
+
+
+def batching_scenario(args: argparse.Namespace) -> None:
+    sim_port = free_port()
+    with running(simulator(sim_port, args, args.budget), sim_port):
+        sim_url = f"http://127.0.0.1:{sim_port}"
+        single = run_mode("per-event", sim_url, args, batching=False, prepared=2_000)
+        batched = run_mode("batching", sim_url, args, batching=True)
+    print(
+        f"budget {args.budget:g} requests/s, simulator latency {args.latency_ms:g} ms, "
+        f"{args.concurrency} concurrent deliveries, {args.seconds:g} s per mode"
+    )
+    print(single.line())
+    print(batched.line())
+    print(
+        f"ratio batching / per-event: {batched.per_second / single.per_second:.1f}x; "
+        f"batching: {batched.cpu_ms_per_event:.3f} ms CPU per delivered event, "
+        f"{batched.requests / max(1, batched.delivered):.4f} Track API requests per event"
+    )
+
+
+def throttled_scenario(args: argparse.Namespace) -> None:
+    limit = args.budget / 2
+    sim_port = free_port()
+    results = []
+    with running(simulator(sim_port, args, limit), sim_port):
+        sim_url = f"http://127.0.0.1:{sim_port}"
+        for adaptive in (False, True):
+            name = "adaptive" if adaptive else "fixed"
+            results.append(
+                run_mode(
+                    name,
+                    sim_url,
+                    args,
+                    batching=False,
+                    adaptive=adaptive,
+                    seconds=args.throttled_seconds,
+                    prepared=4_000,
+                )
+            )
+    print(
+        f"throttled: handler budget {args.budget:g} requests/s, simulator limit {limit:g} "
+        f"requests/s, one request per event, {args.concurrency} concurrent deliveries, "
+        f"{args.throttled_seconds:g} s per mode"
+    )
+    for result in results:
+        print(result.line())
+        per_event = result.rate_limited / max(1, result.delivered)
+        print(
+            f"{'':<12} 429s per delivered event {per_event:.3f}"
+            f", accepted {result.accepted_per_second:.1f} requests/s = "
+            f"{result.accepted_per_second / limit:.0%} of the simulator's limit"
+        )
+    fixed, adaptive = results
+    fixed_rate = fixed.rate_limited / max(1, fixed.delivered)
+    adaptive_rate = adaptive.rate_limited / max(1, adaptive.delivered)
+    print(
+        f"ratio adaptive / fixed: 429s per delivered event "
+        f"{adaptive_rate / fixed_rate if fixed_rate else float('nan'):.3f}x, "
+        f"throughput {adaptive.per_second / fixed.per_second:.2f}x"
+    )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument(
+        "--scenario", choices=("all", "batching", "throttled"), default="all", help="what to run"
+    )
     parser.add_argument("--seconds", type=float, default=10.0, help="measured wall time per mode")
+    parser.add_argument(
+        "--throttled-seconds", type=float, default=30.0, help="wall time per throttled mode"
+    )
     parser.add_argument(
         "--budget", type=float, default=50.0, help="Track API requests/s (simulator and handler)"
     )
@@ -191,23 +350,10 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=128, help="concurrent push deliveries")
     parser.add_argument("--batch-wait-ms", type=int, default=25, help="CIO_BATCH_MAX_WAIT_MS")
     args = parser.parse_args()
-    sim_port = free_port()
-    simulator = [
-        str(Path(sys.executable).parent / "cio-simulator"), "--port", str(sim_port),
-        "--site-id", SITE_ID, "--track-api-key", API_KEY,
-        "--rate-limit", str(args.budget), "--latency-ms", str(args.latency_ms),
-    ]  # fmt: skip
-    with running(simulator, sim_port):
-        sim_url = f"http://127.0.0.1:{sim_port}"
-        single = run_mode("per-event", sim_url, args, batching=False)
-        batched = run_mode("batching", sim_url, args, batching=True)
-    print(
-        f"budget {args.budget:g} requests/s, simulator latency {args.latency_ms:g} ms, "
-        f"{args.concurrency} concurrent deliveries, {args.seconds:g} s per mode"
-    )
-    print(single.line())
-    print(batched.line())
-    print(f"ratio batching / per-event: {batched.per_second / single.per_second:.1f}x")
+    if args.scenario in ("all", "batching"):
+        batching_scenario(args)
+    if args.scenario in ("all", "throttled"):
+        throttled_scenario(args)
     return 0
 
 

@@ -2,11 +2,13 @@
 
 Both run under the real functions-framework server (gunicorn, one worker) on 127.0.0.1; the
 handler publishes to Google's Pub/Sub emulator. The same client load (signed reporting-webhook
-events, a few keep-alive connections in threads) hits each in turn. Prints requests per second
-and p50/p99 latency for each, and the handler/bare ratios: the handler should cost little more
-than the server that hosts it.
+events, keep-alive connections in threads) hits each in turn, at 1, 4 and 16 connections.
+Prints requests per second, p50/p99 latency and server CPU per request for each, the Publish
+calls per request (from the handler's decision log: each line says how many messages its
+Publish call carried, group commit), and the handler/bare ratios at each connection count: the
+handler should cost little more than the server that hosts it.
 
-    .venv/bin/python bench/bench_webhook.py [--requests 3000] [--concurrency 4]
+    .venv/bin/python bench/bench_webhook.py [--requests 3000] [--connections 1,4,16]
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ class Result:
     latencies_ms: list[float]
     statuses: dict[int, int]
     server_cpu_seconds: float = 0.0
+    publish_calls: float = 0.0  # sum over requests of 1 / messages in its Publish call
 
     @property
     def cpu_ms_per_request(self) -> float:
@@ -66,11 +69,16 @@ class Result:
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
     def line(self) -> str:
+        calls = (
+            f"   Publish calls/req {self.publish_calls / len(self.latencies_ms):4.2f}"
+            if self.publish_calls
+            else ""
+        )
         return (
-            f"{self.name:<8} {self.rps:8.0f} req/s   p50 {self.percentile(0.5):6.2f} ms   "
+            f"{self.name:<12} {self.rps:8.0f} req/s   p50 {self.percentile(0.5):6.2f} ms   "
             f"p99 {self.percentile(0.99):6.2f} ms   "
             f"server CPU {self.cpu_ms_per_request:5.2f} ms/req   "
-            f"statuses {dict(sorted(self.statuses.items()))}"
+            f"statuses {dict(sorted(self.statuses.items()))}{calls}"
         )
 
 
@@ -176,13 +184,37 @@ def topics(host: str) -> Iterator[str]:
     yield topic
 
 
+def publish_calls(log: Path, offset: int) -> float:
+    """Sum of 1 / `publish_call_messages` over the decision lines written after `offset`."""
+    total = 0.0
+    with log.open("rb") as handle:
+        handle.seek(offset)
+        for line in handle:
+            if line.startswith(b"{") and b"publish_call_messages" in line:
+                total += 1 / json.loads(line)["publish_call_messages"]
+    return total
+
+
+def ratios(label: str, hook: Result, bare: Result) -> str:
+    return (
+        f"ratio    {label}: throughput {hook.rps / bare.rps:.2f}x, "
+        f"p50 {hook.percentile(0.5) / bare.percentile(0.5):.2f}x, "
+        f"p99 {hook.percentile(0.99) / bare.percentile(0.99):.2f}x, "
+        f"server CPU per request {hook.cpu_ms_per_request / bare.cpu_ms_per_request:.2f}x "
+        f"(mean latency {statistics.mean(hook.latencies_ms):.2f} vs "
+        f"{statistics.mean(bare.latencies_ms):.2f} ms)"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=3000)
-    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--requests", type=int, default=3000, help="measured requests per run")
+    parser.add_argument("--connections", default="1,4,16", help="comma-separated counts")
     parser.add_argument("--warmup", type=int, default=300)
     args = parser.parse_args()
-    work = signed_requests(args.requests + args.warmup)
+    connections = [int(n) for n in args.connections.split(",")]
+    runs_per_server = len(connections)
+    work = signed_requests(args.warmup + args.requests * runs_per_server)
     with ExitStack() as stack:
         scratch = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         host = stack.enter_context(pubsub_emulator(log_path=scratch / "pubsub.log"))
@@ -203,44 +235,63 @@ def main() -> int:
         # The same requests with a broken signature: the handler's own path (read, verify,
         # answer 401, log) without the Pub/Sub round trip.
         forged = [(body, {**headers, "X-CIO-Signature": "0" * 64}) for body, headers in work]
-        runs = {
-            "bare": ("bare", work),
-            "webhook": ("webhook", work),
-            "rejected": ("webhook", forged),
+        plans = {
+            "bare": [(f"bare/{n}", work, n) for n in connections],
+            "webhook": [(f"webhook/{n}", work, n) for n in connections]
+            + [("rejected/4", forged, 4)],
         }
-        results = {}
-        for name, (server, requests_) in runs.items():
+        results: dict[str, Result] = {}
+        for server, plan in plans.items():
             source, log = servers[server]
             with serve(source, env, log) as (url, group):
-                load(name, url, requests_[: args.warmup], args.concurrency)
-                cpu = group_cpu_seconds(group)
-                results[name] = load(name, url, requests_[args.warmup :], args.concurrency)
-                results[name].server_cpu_seconds = group_cpu_seconds(group) - cpu
-        print(f"{args.requests} signed requests, {args.concurrency} connections, one worker each")
+                load("warmup", url, work[: args.warmup], 4)
+                for index, (name, requests_, threads) in enumerate(plan):
+                    start = args.warmup + (index % runs_per_server) * args.requests
+                    chunk = requests_[start : start + args.requests]
+                    offset = log.stat().st_size if log.exists() else 0
+                    cpu = group_cpu_seconds(group)
+                    result = load(name, url, chunk, threads)
+                    result.server_cpu_seconds = group_cpu_seconds(group) - cpu
+                    if server == "webhook":
+                        time.sleep(0.2)  # the last lines reach the log file
+                        result.publish_calls = publish_calls(log, offset)
+                    results[name] = result
+        print(f"{args.requests} signed requests per run, one worker each")
         for result in results.values():
             print(result.line())
-        bare, hook = results["bare"], results["webhook"]
-        print(
-            f"ratio    webhook/bare: throughput {hook.rps / bare.rps:.2f}x, "
-            f"p50 {hook.percentile(0.5) / bare.percentile(0.5):.2f}x, "
-            f"p99 {hook.percentile(0.99) / bare.percentile(0.99):.2f}x, "
-            f"server CPU per request {hook.cpu_ms_per_request / bare.cpu_ms_per_request:.2f}x "
-            f"(mean latency {statistics.mean(hook.latencies_ms):.2f} vs "
-            f"{statistics.mean(bare.latencies_ms):.2f} ms)"
-        )
-        rejected = results["rejected"]
-        print(
-            f"ratio    rejected/bare (no publish): throughput {rejected.rps / bare.rps:.2f}x, "
-            f"p50 {rejected.percentile(0.5) / bare.percentile(0.5):.2f}x, "
-            f"server CPU per request {rejected.cpu_ms_per_request / bare.cpu_ms_per_request:.2f}x"
-        )
+        for n in connections:
+            print(
+                ratios(
+                    f"webhook/bare at {n} connection(s)",
+                    results[f"webhook/{n}"],
+                    results[f"bare/{n}"],
+                )
+            )
+        if "bare/4" in results:
+            for n in connections:
+                hook, bare = results[f"webhook/{n}"], results["bare/4"]
+                cpu = hook.cpu_ms_per_request / bare.cpu_ms_per_request
+                print(
+                    f"ratio    webhook at {n} / bare at 4: throughput {hook.rps / bare.rps:.2f}x, "
+                    f"server CPU per request {cpu:.2f}x"
+                )
+            rejected, bare = results["rejected/4"], results["bare/4"]
+            cpu = rejected.cpu_ms_per_request / bare.cpu_ms_per_request
+            print(
+                f"ratio    rejected/bare at 4 (no publish): throughput "
+                f"{rejected.rps / bare.rps:.2f}x, "
+                f"p50 {rejected.percentile(0.5) / bare.percentile(0.5):.2f}x, "
+                f"server CPU per request {cpu:.2f}x"
+            )
         print(
             "(the webhook's latency includes a Publish round trip to the Pub/Sub emulator, a JVM "
             "sharing this machine's cores with the server and the client)"
         )
-        if hook.statuses != {200: args.requests}:
-            print(f"webhook answered other than 200: {hook.statuses}", file=sys.stderr)
-            return 1
+        for n in connections:
+            hook = results[f"webhook/{n}"]
+            if hook.statuses != {200: args.requests}:
+                print(f"webhook answered other than 200: {hook.statuses}", file=sys.stderr)
+                return 1
     return 0
 
 

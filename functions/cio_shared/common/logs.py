@@ -13,6 +13,7 @@ import re
 import sys
 import threading
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any, TextIO
 
 _EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
@@ -26,15 +27,25 @@ REDACTED = "[redacted]"
 
 def redact_email(text: str) -> str:
     """`jane.doe@example.com` -> `j***@example.com`: enough to recognise, not to contact."""
+    if "@" not in text:  # most log values: skip the regex
+        return text
     return _EMAIL.sub(lambda m: f"{m.group(1)}***@{m.group(2)}", text)
+
+
+@lru_cache(maxsize=1024)
+def _secret_key(key: str) -> bool:
+    """Log field names repeat on every line: the regex runs once per name."""
+    return bool(_SECRET_KEYS.search(key))
 
 
 def redact(value: Any, key: str = "") -> Any:
     """Redact secrets (by key name) and emails (by shape) anywhere in a JSON-like value."""
-    if key and _SECRET_KEYS.search(key):
+    if key and _secret_key(key):
         return REDACTED
     if isinstance(value, str):
         return redact_email(value)
+    if value is None or isinstance(value, int | float):
+        return value
     if isinstance(value, Mapping):
         return {str(k): redact(v, str(k)) for k, v in value.items()}
     if isinstance(value, list | tuple):

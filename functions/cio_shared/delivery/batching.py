@@ -6,11 +6,18 @@ outcome is known. No background thread (gunicorn forks after import): the first 
 no open batch becomes its *leader*, waits up to `max_wait` for others to join (or until the
 batch is full by count or bytes), closes it, sends it and hands every member its own result.
 Several batches can be in flight at once, one per leader.
+
+With `admit` (the instance's request budget), the leader first waits for the request's token
+and keeps the batch open meanwhile: when the budget is what limits, a batch fills for as long
+as its request has to wait anyway, so each request carries as many operations as arrived in
+that time instead of queueing many small batches behind the budget. `admit` returning False
+(the wait would exceed its bound) closes the batch and answers every member `refuse(items)`.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
@@ -38,8 +45,14 @@ class Coalescer(Generic[R]):
         max_items: int,
         max_wait: float,
         max_bytes: int,
+        admit: Callable[[], bool] | None = None,
+        refuse: Callable[[list[bytes]], Sequence[R]] | None = None,
     ) -> None:
+        if admit is not None and refuse is None:
+            raise ValueError("admit needs refuse: the answer for a batch it does not admit")
         self._send = send
+        self._admit = admit
+        self._refuse = refuse
         self.max_items = max_items
         self.max_wait = max_wait
         self.max_bytes = max_bytes
@@ -79,17 +92,26 @@ class Coalescer(Generic[R]):
         batch.full.set()
 
     def _lead(self, batch: _Batch[R]) -> None:
-        batch.full.wait(self.max_wait)
-        with self._lock:
-            self._close(batch)
+        window_end = time.monotonic() + self.max_wait
         try:
-            results = self._send(batch.items)
+            # The batch stays open while its request waits for the budget (members keep joining).
+            admitted = self._admit() if self._admit is not None else True
+            if admitted and (remaining := window_end - time.monotonic()) > 0:
+                batch.full.wait(remaining)
+            with self._lock:
+                self._close(batch)
+            if admitted or self._refuse is None:
+                results = self._send(batch.items)
+            else:
+                results = self._refuse(batch.items)
             if len(results) != len(batch.items):
                 raise RuntimeError(
                     f"send returned {len(results)} results for {len(batch.items)} items"
                 )
             batch.results = results
         except BaseException as exc:  # members must never hang: they all see the failure
+            with self._lock:
+                self._close(batch)
             batch.error = exc
         finally:
             batch.done.set()

@@ -14,6 +14,7 @@ import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from pydantic import ValidationError
@@ -125,7 +126,7 @@ class DeliveryHandler:
             latency_ms=round((self._clock() - started) * 1000, 1),
             **extra,
         )
-        return json.dumps({"decision": decision.value, "reason": outcome.reason}), status
+        return _answer(decision, outcome.reason), status
 
     def prepare(self, push: PushMessage) -> Prepared | Outcome:
         """Every local check a message must pass; an Outcome is a permanent failure."""
@@ -168,6 +169,12 @@ class DeliveryHandler:
         except Exception as exc:
             return Decision.RETRY, RETRY_STATUS, {"dead_letter_error": type(exc).__name__}
         return Decision.DEAD_LETTER, ACK_STATUS, {"dead_letter_id": dead_letter_id}
+
+
+@lru_cache(maxsize=256)
+def _answer(decision: Decision, reason: str) -> str:
+    """The response body; a few distinct ones, encoded once each."""
+    return json.dumps({"decision": decision.value, "reason": reason})
 
 
 def _envelope_problem(push: PushMessage) -> Outcome | None:

@@ -36,6 +36,8 @@ class PushMessage:
 
     def age_ms(self, now: float | None = None) -> float | None:
         """Milliseconds since Pub/Sub accepted the message (backlog and retry delay included)."""
+        if not self.publish_time:
+            return None
         try:
             published = datetime.fromisoformat(self.publish_time).timestamp()
         except ValueError:

@@ -1,7 +1,8 @@
 """Turn one encoded v2 operation into an Outcome: per-event or micro-batched.
 
 Both senders take a token from the instance's bucket before every HTTP request, and answer
-`retry` (reason `local_rate_limit`) when the wait would exceed its bound.
+`retry` (reason `local_rate_limit`) when the wait would exceed its bound. Every 429 is
+reported to the bucket (`throttled`, with its Retry-After), which adapts the instance's rate.
 """
 
 from __future__ import annotations
@@ -34,10 +35,16 @@ class SingleSender:
     def send(self, operation: bytes) -> Outcome:
         if not self.bucket.acquire(self.max_wait):
             return _throttled(self.max_wait)
+        return self.post(operation)
+
+    def post(self, operation: bytes) -> Outcome:
+        """Send with a token already taken."""
         try:
             response = self.client.send_entity(operation)
         except TransportError as exc:
             return transport_error(exc.reason, exc.detail)
+        if response.status == 429:
+            self.bucket.throttled(response.retry_after)
         return from_status(response.status, response.summary)
 
 
@@ -51,20 +58,30 @@ class BatchSender:
             max_items=max_items,
             max_wait=max_wait,
             max_bytes=MAX_BATCH_BYTES - _BATCH_OVERHEAD,
+            admit=self._admit,
+            refuse=self._refuse,
         )
 
     def send(self, operation: bytes) -> Outcome:
         return self.coalescer.submit(operation)
 
+    def _admit(self) -> bool:
+        """The batch's token (its leader waits for it with the batch still open)."""
+        return self.single.bucket.acquire(self.single.max_wait)
+
+    def _refuse(self, items: list[bytes]) -> list[Outcome]:
+        return [_throttled(self.single.max_wait)] * len(items)
+
     def _send_batch(self, items: list[bytes]) -> list[Outcome]:
+        """Called by the leader with the batch's token taken."""
         if len(items) == 1:
-            return [self.single.send(items[0])]
-        if not self.single.bucket.acquire(self.single.max_wait):
-            return [_throttled(self.single.max_wait)] * len(items)
+            return [self.single.post(items[0])]
         try:
             response = self.single.client.send_batch(items)
         except TransportError as exc:
             return [transport_error(exc.reason, exc.detail)] * len(items)
+        if response.status == 429:
+            self.single.bucket.throttled(response.retry_after)
         mapped = [e for e in response.item_errors if 0 <= e.index < len(items)]
         if response.status in (400, 413) or (response.status == 207 and not mapped):
             # The whole batch was refused for its content (or a 207 did not say which item):
@@ -80,7 +97,7 @@ class BatchSender:
 
 
 def build_sender(settings: Settings, client: TrackClient) -> SingleSender | BatchSender:
-    bucket = TokenBucket(settings.rate_limit_per_second)
+    bucket = TokenBucket(settings.rate_limit_per_second, adaptive=settings.rate_limit_adaptive)
     single = SingleSender(client, bucket, settings.rate_limit_max_wait_ms / 1000)
     if not settings.batch_enabled:
         return single

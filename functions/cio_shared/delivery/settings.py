@@ -32,6 +32,7 @@ class Settings:
     timeout_seconds: float = 5.0
     rate_limit_per_second: float = 0.0
     rate_limit_max_wait_ms: int = 2000
+    rate_limit_adaptive: bool = True
     batch_enabled: bool = True
     batch_max_wait_ms: int = 25
     batch_max_items: int = 100
@@ -59,6 +60,7 @@ class Settings:
             rate_limit_max_wait_ms=int(
                 reader.number("CIO_RATE_LIMIT_MAX_WAIT_MS", 2000, minimum=0)
             ),
+            rate_limit_adaptive=reader.flag("CIO_RATE_LIMIT_ADAPTIVE", True),
             batch_enabled=reader.flag("CIO_BATCH_ENABLED", True),
             batch_max_wait_ms=int(reader.number("CIO_BATCH_MAX_WAIT_MS", 25, minimum=0)),
             batch_max_items=int(reader.number("CIO_BATCH_MAX_ITEMS", 100, minimum=1, maximum=1000)),

@@ -10,7 +10,9 @@ and read timeouts, and the caller sees the status code and nothing of the payloa
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
@@ -43,6 +45,7 @@ class TrackResponse:
     status: int
     item_errors: list[ItemError] = field(default_factory=list)
     summary: str = ""
+    retry_after: float | None = None  # seconds, from a 429's or 503's Retry-After header
 
 
 class TrackClient:
@@ -79,11 +82,32 @@ class TrackClient:
             raise TransportError("connection_error", f"{path}: {type(exc).__name__}") from None
         except requests.RequestException as exc:
             raise TransportError("request_error", f"{path}: {type(exc).__name__}") from None
-        errors = _item_errors(response) if response.status_code == 207 else []
-        return TrackResponse(response.status_code, errors, _summary(response))
+        status = response.status_code
+        errors = _item_errors(response) if status == 207 else []
+        retry_after = (
+            retry_after_seconds(response.headers.get("Retry-After"))
+            if status in (429, 503)
+            else None
+        )
+        return TrackResponse(status, errors, _summary(response), retry_after)
 
     def close(self) -> None:
         self.session.close()
+
+
+def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
+    """`Retry-After` as seconds from now: delay-seconds or an HTTP date; None if absent or
+    malformed (RFC 9110, section 10.2.3)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    return max(0.0, when - (time.time() if now is None else now))
 
 
 def _item_errors(response: requests.Response) -> list[ItemError]:

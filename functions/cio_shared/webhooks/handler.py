@@ -16,8 +16,10 @@ webhook until the failed one succeeds. So the answers are:
 | signed, but Pub/Sub did not confirm in time          | 502    | retry       |
 
 502 is on Customer.io's retry list, and a publish failure is the one case where a retry is
-right. The signature is checked on the raw bytes before anything parses the body; neither the
-key nor the body is ever logged.
+right. Concurrent requests share Publish calls (group commit, `publish.py`); each still answers
+only after its own message is confirmed, and its log line says how many messages its call
+carried (`publish_call_messages`). The signature is checked on the raw bytes before anything
+parses the body; neither the key nor the body is ever logged.
 
 Memory: the public URL lets anyone send a body. Nothing is read before the headers pass the
 cheap checks (both headers present and well-formed, timestamp in the window), never more than
@@ -43,7 +45,7 @@ from cio_shared.webhooks.events import (
     parse_event,
     to_row,
 )
-from cio_shared.webhooks.publish import PublishError, publish
+from cio_shared.webhooks.publish import PublishError, publish_grouped
 from cio_shared.webhooks.settings import WebhookSettings
 from cio_shared.webhooks.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureVerifier
 
@@ -162,7 +164,7 @@ class WebhookHandler:
             "metric": event.metric,
         }
         try:
-            publish(
+            published = publish_grouped(
                 self.settings.events_topic,
                 data,
                 attributes(event, self.settings.environment),
@@ -170,7 +172,14 @@ class WebhookHandler:
             )
         except PublishError as exc:
             return _retry(log, started, str(exc), fields)
-        log.info("webhook accepted", decision="accepted", status=200, **fields, **_ms(started))
+        log.info(
+            "webhook accepted",
+            decision="accepted",
+            status=200,
+            **fields,
+            publish_call_messages=published.call_messages,
+            **_ms(started),
+        )
         return {"status": "accepted", "event_id": event.event_id}, 200, {}
 
     def _quarantine(
@@ -187,7 +196,7 @@ class WebhookHandler:
             attrs["event_id"] = why.event_id.encode("utf-8", "replace").decode("utf-8")
         fields = {"event_id": attrs.get("event_id", ""), "cio_reason": why.reason}
         try:
-            publish(
+            published = publish_grouped(
                 self.settings.quarantine_topic, body, attrs, self.settings.publish_timeout_seconds
             )
         except PublishError as exc:
@@ -198,6 +207,7 @@ class WebhookHandler:
             status=202,
             cio_detail=why.detail,
             **fields,
+            publish_call_messages=published.call_messages,
             **_ms(started),
         )
         return {"status": "quarantined", "reason": why.reason}, 202, {}
