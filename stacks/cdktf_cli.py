@@ -33,11 +33,9 @@ from pathlib import Path
 from stacks.plan import (
     EXIT_MISSING,
     Missing,
-    Paths,
-    credential_source,
-    network_probes,
+    environment_problem,
     terraform_binary,
-    unreachable,
+    tool_problems,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -231,35 +229,14 @@ def command_and_stacks(args: Sequence[str]) -> tuple[str | None, list[str]]:
 def remote_problems(stacks: Sequence[str], environ: Mapping[str, str]) -> list[str]:
     """What `make plan` checks, with stacks.plan's functions, except the synthesized output:
     the CLI synthesizes before it plans."""
-    problems: list[str] = []
     known = sorted(p.stem for p in (REPO / "environments").glob("*.yaml"))
-    for name in stacks:
-        if not fnmatch.filter(known, name):
-            env_file = Paths(REPO, name).env_file.relative_to(REPO)
-            problems.append(
-                f"environment file {env_file} not found "
-                f"(known environments: {', '.join(known) or 'none'})"
-            )
-    if terraform_binary(environ) is None:
-        problems.append(
-            "Terraform binary not found on PATH (or at $TERRAFORM): install Terraform >= 1.5 "
-            "(CI: hashicorp/setup-terraform)"
-        )
-    source, problem = credential_source(environ, Path(environ.get("HOME", Path.home())))
-    if source is None:
-        problems.append(
-            "Google Cloud credentials not found"
-            + (f" ({problem})" if problem else "")
-            + ": locally `gcloud auth application-default login`; in CI "
-            "google-github-actions/auth with Workload Identity Federation"
-        )
-    if not problems:
-        down = unreachable(network_probes(environ))
-        if down:
-            problems.append(
-                "network: cannot reach " + "; ".join(down) + " (the state bucket and the "
-                "Terraform provider registry must be reachable; check proxy/firewall)"
-            )
+    problems = [
+        problem
+        for name in stacks
+        if not fnmatch.filter(known, name)  # a name or a glob the CLI expands
+        and (problem := environment_problem(REPO, name))
+    ]
+    problems += tool_problems(environ, problems)
     return problems
 
 

@@ -131,22 +131,22 @@ def network_probes(environ: Mapping[str, str]) -> list[str]:
     return list(DEFAULT_PROBES)
 
 
-def check_prerequisites(paths: Paths, environ: Mapping[str, str]) -> str:
-    """Return the terraform binary, or raise Missing listing everything missing."""
+def environment_problem(root: Path, name: str) -> str | None:
+    """None when environments/<name>.yaml exists, else what is wrong and the known names."""
+    env_file = Paths(root, name).env_file
+    if env_file.is_file():
+        return None
+    known = sorted(p.stem for p in (root / "environments").glob("*.yaml"))
+    return (
+        f"environment file {env_file.relative_to(root)} not found "
+        f"(known environments: {', '.join(known) or 'none'})"
+    )
+
+
+def tool_problems(environ: Mapping[str, str], earlier: Sequence[str] = ()) -> list[str]:
+    """Terraform, Google credentials and, once nothing else is missing, the network."""
     problems: list[str] = []
-    if not paths.env_file.is_file():
-        known = sorted(p.stem for p in (paths.root / "environments").glob("*.yaml"))
-        problems.append(
-            f"environment file {paths.env_file.relative_to(paths.root)} not found "
-            f"(known environments: {', '.join(known) or 'none'})"
-        )
-    elif not paths.stack_json.is_file():
-        problems.append(
-            f"synthesized output {paths.stack_json.relative_to(paths.root)} not found: "
-            "run `make synth` first"
-        )
-    terraform = terraform_binary(environ)
-    if terraform is None:
+    if terraform_binary(environ) is None:
         problems.append(
             "Terraform binary not found on PATH (or at $TERRAFORM): install Terraform >= 1.5 "
             "(CI: hashicorp/setup-terraform)"
@@ -159,13 +159,29 @@ def check_prerequisites(paths: Paths, environ: Mapping[str, str]) -> str:
             + ": locally `gcloud auth application-default login`; in CI "
             "google-github-actions/auth with Workload Identity Federation"
         )
-    if not problems:
+    if not earlier and not problems:
         down = unreachable(network_probes(environ))
         if down:
             problems.append(
                 "network: cannot reach " + "; ".join(down) + " (the state bucket and the "
                 "Terraform provider registry must be reachable; check proxy/firewall)"
             )
+    return problems
+
+
+def check_prerequisites(paths: Paths, environ: Mapping[str, str]) -> str:
+    """Return the terraform binary, or raise Missing listing everything missing."""
+    problems: list[str] = []
+    missing_env = environment_problem(paths.root, paths.env)
+    if missing_env:
+        problems.append(missing_env)
+    elif not paths.stack_json.is_file():
+        problems.append(
+            f"synthesized output {paths.stack_json.relative_to(paths.root)} not found: "
+            "run `make synth` first"
+        )
+    problems += tool_problems(environ, problems)
+    terraform = terraform_binary(environ)
     if problems:
         raise Missing(
             f"cannot plan environment {paths.env!r}; missing:\n"
