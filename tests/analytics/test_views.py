@@ -9,7 +9,6 @@ write_metadata (subscription_name, message_id, publish_time, attributes).
 
 from __future__ import annotations
 
-import json
 import random
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
@@ -21,6 +20,7 @@ import pytest
 from cio_shared.common import bigquery_client
 from google.cloud import bigquery
 
+from tests.support import bigquery_subscription
 from tests.webhook.support import (
     Topics,
     create_topics,
@@ -34,8 +34,7 @@ pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
 ANALYTICS = REPO / "analytics"
-SCHEMA: list[dict[str, Any]] = json.loads((ANALYTICS / "webhook_events.schema.json").read_text())
-METADATA = ("subscription_name", "message_id", "publish_time", "attributes")
+SCHEMA = bigquery_subscription.SCHEMA
 PROJECT = "local-project"
 SUBSCRIPTION = f"projects/{PROJECT}/subscriptions/cio-test-webhook-events-bq"
 
@@ -61,19 +60,8 @@ def create_table_and_views(client: Any, dataset: str) -> None:
 
 
 def subscription_row(message: Any) -> dict[str, Any]:
-    """The row a BigQuery subscription writes for one message (see the module docstring)."""
-    columns = {field["name"]: field for field in SCHEMA}
-    body = json.loads(message.data)
-    row = {name: value for name, value in body.items() if name in columns and name not in METADATA}
-    row["subscription_name"] = SUBSCRIPTION
-    row["message_id"] = message.message_id
-    row["publish_time"] = message.publish_time.isoformat()
-    row["attributes"] = dict(message.attributes)
-    # tabledata.insertAll (how rows get into the emulator) takes JSON columns as JSON text.
-    for name, field in columns.items():
-        if field["type"] == "JSON" and row.get(name) is not None:
-            row[name] = json.dumps(row[name])
-    return row
+    """The row the BigQuery subscription writes for one message (see the module docstring)."""
+    return bigquery_subscription.subscription_row(message, SUBSCRIPTION)
 
 
 DAY = datetime.now(UTC).replace(hour=10, minute=0, second=0, microsecond=0) - timedelta(days=3)

@@ -27,12 +27,8 @@ from google.api_core.exceptions import DeadlineExceeded
 from google.cloud import bigquery, pubsub_v1
 from google.pubsub_v1.types import BigQueryConfig, Subscription
 
-from tests.cicd.support import REPO
+from tests.support.bigquery_subscription import SCHEMA, subscription_row
 
-SCHEMA: list[dict[str, Any]] = json.loads(
-    (REPO / "analytics" / "webhook_events.schema.json").read_text()
-)
-METADATA = ("subscription_name", "message_id", "publish_time", "attributes")
 State = BigQueryConfig.State
 
 
@@ -47,20 +43,6 @@ def create_table(client: Any, table: str) -> None:
         type_=bigquery.TimePartitioningType.DAY, field="timestamp"
     )
     client.create_table(definition, exists_ok=True)
-
-
-def subscription_row(message: Any, subscription: str) -> dict[str, Any]:
-    columns = {field["name"]: field for field in SCHEMA}
-    body = json.loads(message.data)
-    row = {name: value for name, value in body.items() if name in columns and name not in METADATA}
-    row["subscription_name"] = subscription
-    row["message_id"] = message.message_id
-    row["publish_time"] = message.publish_time.isoformat()
-    row["attributes"] = dict(message.attributes)
-    for name, field in columns.items():
-        if field["type"] == "JSON" and row.get(name) is not None:
-            row[name] = json.dumps(row[name])
-    return row
 
 
 class SubscriptionStandIn:
