@@ -323,7 +323,8 @@ def test_pubsub_forwarded_dead_letters_ignore_producer_cio_attributes(
 def test_unknown_subscription_cannot_be_checked(bus: Bus, env_dir: Path) -> None:
     result = doctor(bus, env_dir, "list", "--subscription", "nothing-here")
     assert result.code == 2
-    assert "does not exist" in result.json["checks"][0]["error"]
+    # reported as its own check (issue 12: one missing subscription must not hide the others)
+    assert "does not exist" in result.json["checks"][-1]["error"]
 
 
 def test_replay_publishes_only_what_the_plan_showed(bus: Bus, env_dir: Path) -> None:

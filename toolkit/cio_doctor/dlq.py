@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from cio_doctor import pubsub_dlq
 from cio_doctor.config import ConfigError, EnvFile
-from cio_doctor.findings import CannotCheck, Check, Report, Severity, running_check
+from cio_doctor.findings import CannotCheck, Check, Report, Severity, now_iso, running_check
 from cio_doctor.gcloud import google_client
 from cio_doctor.pubsub_dlq import DeadLetter
 
@@ -28,6 +28,11 @@ class Target:
     retention_days: int = 14
     wait: float = pubsub_dlq.DEFAULT_WAIT_S
     event_topics: tuple[str, ...] = ("identify", "track")
+    env: str | None = None  # the environment's name, for the commands a finding suggests
+
+    def selector(self) -> str:
+        """How to name this environment on a cio-doctor command line."""
+        return f"--env {self.env}" if self.env else f"--prefix {self.prefix}"
 
     def subscription(self, purpose: str) -> str:
         if purpose.startswith("projects/"):
@@ -82,7 +87,11 @@ class Target:
 def target_for(env: EnvFile | None, prefix: str | None = None, wait: float = 2.0) -> Target:
     if env is not None:
         return Target(
-            env.project_id, f"{env.prefix}-{env.name}", wait=wait, event_topics=env.event_topics
+            env.project_id,
+            f"{env.prefix}-{env.name}",
+            wait=wait,
+            event_topics=env.event_topics,
+            env=env.name,
         )
     project = os.environ.get("GOOGLE_CLOUD_PROJECT")
     if not project or not prefix:
@@ -98,18 +107,55 @@ def subscriptions(target: Target, env: EnvFile | None, chosen: Sequence[str]) ->
     return [target.subscription(p) for p in purposes]
 
 
-def _peek_all(target: Target, subs: list[str], limit: int) -> dict[str, list[DeadLetter]]:
+@dataclass
+class Peeked:
+    """What each subscription held, and why the ones that could not be read were not."""
+
+    found: dict[str, list[DeadLetter]]
+    unreadable: dict[str, str]
+
+    def messages(self) -> list[DeadLetter]:
+        return [m for msgs in self.found.values() for m in msgs]
+
+    def failed_checks(self) -> list[Check]:
+        """One could-not-check result per unreadable subscription, so a missing one neither
+        hides the others nor passes unnoticed (the exit code is still 2)."""
+        checks = []
+        for sub, why in self.unreadable.items():
+            check = Check(f"subscription {_short(sub)}", finished_at=now_iso())
+            check.fail(why)
+            checks.append(check)
+        return checks
+
+
+def _short(subscription: str) -> str:
+    return subscription.rsplit("/", 1)[-1]
+
+
+def _peek_all(target: Target, subs: list[str], limit: int) -> Peeked:
+    """Read every subscription on its own: one that cannot be read is reported, not fatal."""
     from cio_shared.common import subscriber
 
     client = google_client(subscriber, "Pub/Sub")
+
+    def one(sub: str) -> list[DeadLetter] | str:
+        try:
+            return pubsub_dlq.peek(client, sub, limit, target.wait)
+        except CannotCheck as exc:
+            return str(exc)
+
     with ThreadPoolExecutor(max_workers=max(1, len(subs))) as pool:
-        found = pool.map(lambda s: pubsub_dlq.peek(client, s, limit, target.wait), subs)
-        return dict(zip(subs, found, strict=True))
+        results = dict(zip(subs, pool.map(one, subs), strict=True))
+    return Peeked(
+        {s: r for s, r in results.items() if not isinstance(r, str)},
+        {s: r for s, r in results.items() if isinstance(r, str)},
+    )
 
 
-def _findings(check: Check, messages: list[DeadLetter], retention_days: int, now: datetime) -> None:
+def _findings(check: Check, messages: list[DeadLetter], target: Target, now: datetime) -> None:
     if not messages:
         return
+    retention_days = target.retention_days
     reasons = Counter(m.reason for m in messages)
     retryable = [m for m in messages if m.retryable]
     permanent = [m for m in messages if not m.retryable]
@@ -125,8 +171,9 @@ def _findings(check: Check, messages: list[DeadLetter], retention_days: int, now
                 if any(m.reason == r for m in retryable)
             ),
             "Fix the cause (outage, revoked key, rate limit), then "
-            "`cio-doctor dlq replay --env ENV --reason REASON --dry-run`, then without "
-            "--dry-run.",
+            f"`cio-doctor dlq replay {target.selector()} "
+            + " ".join(f"--reason {r}" for r in dict.fromkeys(m.reason for m in retryable))
+            + " --dry-run`, then without --dry-run.",
         )
     if permanent:
         check.add(
@@ -139,8 +186,9 @@ def _findings(check: Check, messages: list[DeadLetter], retention_days: int, now
                 for r, n in reasons.most_common()
                 if any(m.reason == r for m in permanent)
             ),
-            "Inspect one (`cio-doctor dlq inspect MESSAGE_ID`) and fix the producer; "
-            "replay only after the payload problem is fixed upstream.",
+            f"Inspect one (`cio-doctor dlq inspect {permanent[0].message_id} "
+            f"{target.selector()}`) and fix the producer; replay only after the payload "
+            "problem is fixed upstream.",
         )
     oldest = max(m.age_seconds(now) for m in messages)
     limit = retention_days * 86400
@@ -157,14 +205,17 @@ def _findings(check: Check, messages: list[DeadLetter], retention_days: int, now
 def list_report(target: Target, subs: list[str], limit: int) -> Report:
     report = Report("dlq list", target.prefix)
     now = datetime.now(UTC)
+    unreadable: list[Check] = []
     with running_check("dead letters") as check:
-        found = _peek_all(target, subs, limit)
-        messages = [m for msgs in found.values() for m in msgs]
+        peeked = _peek_all(target, subs, limit)
+        messages = peeked.messages()
         check.data["subscriptions"] = [
             {
-                "subscription": s.rsplit("/", 1)[-1],
-                "messages_seen": len(found[s]),
-                "limit_reached": len(found[s]) >= limit,
+                "subscription": _short(s),
+                "read": s in peeked.found,
+                "messages_seen": len(peeked.found[s]) if s in peeked.found else None,
+                "limit_reached": len(peeked.found.get(s, [])) >= limit,
+                "error": peeked.unreadable.get(s),
             }
             for s in subs
         ]
@@ -172,8 +223,10 @@ def list_report(target: Target, subs: list[str], limit: int) -> Report:
             {"reason": r, "count": n} for r, n in Counter(m.reason for m in messages).most_common()
         ]
         check.data["messages"] = [m.summary(now) for m in messages]
-        _findings(check, messages, target.retention_days, now)
+        _findings(check, messages, target, now)
+        unreadable = peeked.failed_checks()
     report.checks.append(check)
+    report.checks.extend(unreadable)
     return report
 
 
@@ -181,19 +234,19 @@ def inspect_report(target: Target, subs: list[str], message_id: str, limit: int)
     report = Report("dlq inspect", message_id)
     now = datetime.now(UTC)
     with running_check("dead letter") as check:
-        found = _peek_all(target, subs, limit)
-        match = next(
-            (m for msgs in found.values() for m in msgs if m.message_id == message_id), None
-        )
+        peeked = _peek_all(target, subs, limit)
+        match = next((m for m in peeked.messages() if m.message_id == message_id), None)
         if match is None:
+            searched = ", ".join(_short(s) for s in peeked.found) or "no subscription"
+            unread = "; ".join(f"{_short(s)}: {why}" for s, why in peeked.unreadable.items())
             raise CannotCheck(
-                f"message {message_id} not found in the first {limit} messages of "
-                + ", ".join(s.rsplit("/", 1)[-1] for s in subs)
+                f"message {message_id} not found in the first {limit} messages of {searched}"
+                + (f"; could not read {unread}" if unread else "")
             )
         check.data.update(match.summary(now))
         check.data["detail"] = match.attributes.get("cio_detail")
         check.data.update(match.detail())
-        _findings(check, [match], target.retention_days, now)
+        _findings(check, [match], target, now)
     report.checks.append(check)
     return report
 
@@ -209,10 +262,12 @@ def plan_replay(
     report = Report("dlq replay (plan)", target.prefix)
     now = datetime.now(UTC)
     planned: set[str] = set()
+    unreadable: list[Check] = []
     with running_check("replay plan") as check:
-        found = _peek_all(target, subs, limit)
+        peeked = _peek_all(target, subs, limit)
+        unreadable = peeked.failed_checks()
         rows = []
-        for message in (m for msgs in found.values() for m in msgs):
+        for message in peeked.messages():
             if reasons and message.reason not in reasons:
                 continue
             rows.append({**message.summary(now), "to_topic": _topic_name(target, message)})
@@ -240,6 +295,7 @@ def plan_replay(
                 "Narrow the selection with --reason.",
             )
     report.checks.append(check)
+    report.checks.extend(unreadable)
     return report, planned
 
 
@@ -257,12 +313,17 @@ def replay_report(target: Target, subs: list[str], planned: set[str], limit: int
     from cio_shared.producer import ordering_key_of
 
     report = Report("dlq replay", target.prefix)
+    unreadable: list[Check] = []
     with running_check("replay") as check:
         client = google_client(subscriber, "Pub/Sub")
         topics = google_client(ordered_publisher, "Pub/Sub")
         outcomes: list[pubsub_dlq.ReplayOutcome] = []
         for sub in subs:
-            held = pubsub_dlq.pull(client, sub, limit, target.wait)
+            try:
+                held = pubsub_dlq.pull(client, sub, limit, target.wait)
+            except CannotCheck as exc:
+                unreadable.append(_unreadable(sub, str(exc)))
+                continue
             outcomes.extend(
                 pubsub_dlq.replay(
                     topics,
@@ -285,7 +346,12 @@ def replay_report(target: Target, subs: list[str], planned: set[str], limit: int
                 "the replay again.",
             )
     report.checks.append(check)
+    report.checks.extend(unreadable)
     return report
+
+
+def _unreadable(subscription: str, why: str) -> Check:
+    return Peeked({}, {subscription: why}).failed_checks()[0]
 
 
 def _has_topic(target: Target, message: DeadLetter) -> bool:

@@ -236,7 +236,9 @@ def to_markdown(priority: str, report: Report) -> str:
         )
     lines += ["", "## Findings (most severe first)", ""]
     if not data["findings"]:
-        lines.append("No findings.")
+        from cio_doctor.output import no_findings_line
+
+        lines.append(no_findings_line([c["name"] for c in data["checks"] if c["error"]]))
     for f in data["findings"]:
         lines.append(f"- **{f['severity']}** {f['title']} (`{f['code']}`)")
         if f["detail"]:

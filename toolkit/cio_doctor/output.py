@@ -48,14 +48,30 @@ def render(report: Report) -> None:
         _render_check(console, check)
     findings = report.findings()
     steps = report.extra.get("runbook_next_steps") or []
+    unchecked = [c.name for c in report.checks if c.error]
     if not findings:
-        console.print("[green]No findings.[/]")
+        console.print(no_findings_line(unchecked, markup=True))
     else:
         console.print(_findings_table(findings))
     if steps:
         console.print("\n[bold]Runbook next steps[/]")
         for number, step in enumerate(steps, start=1):
             console.print(f"  {number}. {step}")
+
+
+def no_findings_line(unchecked: list[str], markup: bool = False) -> str:
+    """Say "No findings." only when every check ran; otherwise that the result is incomplete."""
+    if not unchecked:
+        return "[green]No findings.[/]" if markup else "No findings."
+    text = (
+        f"No findings in the checks that ran, but {len(unchecked)} could not run "
+        f"({', '.join(unchecked)}): the result is incomplete, not healthy."
+    )
+    if not markup:
+        return text
+    from rich.markup import escape
+
+    return f"[red]{escape(text)}[/]"
 
 
 def _findings_table(findings: list[Finding]) -> Any:

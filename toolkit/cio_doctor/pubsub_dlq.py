@@ -22,6 +22,9 @@ from cio_doctor.findings import CannotCheck
 PUBSUB_SOURCE_SUB = "CloudPubSubDeadLetterSourceSubscription"
 PUBSUB_DELIVERY_COUNT = "CloudPubSubDeadLetterSourceDeliveryCount"
 REPLAY_ATTRIBUTE = "cio_replay_of"
+# The `cio_` attributes the producer helper sets (cio_shared.producer), kept by a replay; the
+# handlers accept these (and cio_replay_of) and dead-letter any other `cio_` key.
+PRODUCER_ATTRIBUTES = frozenset({"cio_schema", "cio_event_id", "cio_action"})
 MAX_DELIVERY_REASON = "max_delivery_attempts"
 _PULL_BATCH = 100
 DEFAULT_WAIT_S = 2.0
@@ -208,11 +211,18 @@ def peek(
 
 
 def replay_attributes(message: DeadLetter) -> dict[str, str]:
-    """The original attributes, without the dead-letter ones, plus where the replay came from."""
+    """The original attributes, without the dead-letter ones, plus where the replay came from.
+
+    The producer helper's own `cio_*` (PRODUCER_ATTRIBUTES: schema, event id, action) stay:
+    the handlers accept them, and the replay is the same message again. Every other `cio_*`
+    is the dead letter's (reason, source topic, ...) or, on a dead letter Pub/Sub forwarded
+    itself, could only have been forged by the producer; both go, as do Pub/Sub's
+    `CloudPubSubDeadLetter*` and the reserved `goog*`.
+    """
     kept = {
         k: v
         for k, v in message.attributes.items()
-        if not k.startswith(("cio_", "CloudPubSubDeadLetter"))
+        if k in PRODUCER_ATTRIBUTES or not k.startswith(("cio_", "CloudPubSubDeadLetter", "goog"))
     }
     kept[REPLAY_ATTRIBUTE] = message.message_id
     return kept
