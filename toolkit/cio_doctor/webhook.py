@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -20,7 +21,9 @@ _VERDICT_SEVERITY = {
     "stale_timestamp": Severity.MEDIUM,
     "wrong_key": Severity.CRITICAL,
     "body_altered": Severity.HIGH,
-    "key_whitespace": Severity.HIGH,
+    # The handler strips the key (cio_shared.webhooks.settings reads it through EnvReader,
+    # which strips), so it accepts what this key signs: a tidy-up, not an outage.
+    "key_whitespace": Severity.LOW,
 }
 _NEXT_STEP = {
     "header_missing": "Check that the request came from Customer.io and that the load "
@@ -34,8 +37,10 @@ _NEXT_STEP = {
     "CIO_WEBHOOK_SIGNING_KEY_PREVIOUS until every instance runs the new one.",
     "body_altered": "Verify the raw request bytes before parsing; look for middleware that "
     "re-encodes JSON or adds a newline.",
-    "key_whitespace": "Re-add the secret version without the trailing newline "
-    "(printf '%s' KEY | gcloud secrets versions add ... --data-file=-).",
+    "key_whitespace": "Nothing is rejected because of it: the webhook handler strips the key. "
+    "Tidy the secret when convenient: add a version without the trailing newline "
+    "(printf '%s' KEY | gcloud secrets versions add ... --data-file=-), as anything else "
+    "reading the secret may not strip it.",
 }
 
 
@@ -68,6 +73,16 @@ def verdict_check(check: Check, verdict: Verdict) -> None:
             "signed with the previous signing key",
             "The key rotation is not finished on Customer.io's side or ours.",
             "Finish the rotation, then remove CIO_WEBHOOK_SIGNING_KEY_PREVIOUS.",
+        )
+    elif verdict.reason == "key_whitespace":
+        check.data["handler_accepts"] = True
+        check.add(
+            _VERDICT_SEVERITY[verdict.reason],
+            "signature_key_whitespace",
+            "the signing key has surrounding whitespace; the handler strips it, so it accepts "
+            "this request",
+            verdict.explanation,
+            _NEXT_STEP[verdict.reason],
         )
     elif not verdict.ok:
         check.add(
@@ -123,20 +138,45 @@ def send_signed(url: str, body: bytes, key: str, timeout: float) -> dict[str, ob
     }
 
 
+ACCEPTED, QUARANTINED, NOT_ACCEPTED = "accepted", "quarantined", "not_accepted"
+
+
+def _outcome(result: dict[str, object]) -> str:
+    """What the handler did with a replayed event. It answers 202 `{"status": "quarantined"}`
+    when it does not recognise the event (it must not answer an error, or Customer.io would
+    retry and hold back every later webhook): a 2xx, but the event went back to quarantine."""
+    status = result.get("status")
+    if not isinstance(status, int) or not 200 <= status < 300:
+        return NOT_ACCEPTED
+    try:
+        answer = json.loads(str(result.get("answer") or ""))
+    except ValueError:
+        answer = None
+    if isinstance(answer, dict) and answer.get("status") == QUARANTINED:
+        return QUARANTINED
+    return ACCEPTED
+
+
 def replay_check(
-    check: Check, url: str, bodies: list[tuple[str, bytes]], key: str, timeout: float
-) -> list[bool]:
-    """Send each (label, body) signed; one row per send; returns which succeeded."""
+    check: Check,
+    url: str,
+    bodies: list[tuple[str, bytes]],
+    key: str,
+    timeout: float,
+    env_name: str | None = None,
+) -> list[str]:
+    """Send each (label, body) signed; one row per send; returns each one's outcome
+    (ACCEPTED, QUARANTINED or NOT_ACCEPTED)."""
     rows: list[dict[str, object]] = []
-    succeeded: list[bool] = []
+    outcomes: list[str] = []
     for label, body in bodies:
         result = send_signed(url, body, key, timeout)
-        ok = isinstance(result["status"], int) and 200 <= result["status"] < 300
-        rows.append({"event": label, **result})
-        succeeded.append(ok)
+        outcome = _outcome(result)
+        rows.append({"event": label, **result, "outcome": outcome})
+        outcomes.append(outcome)
     check.data["url"] = url
     check.data["sent"] = rows
-    failed = [r for r, ok in zip(rows, succeeded, strict=True) if not ok]
+    failed = [r for r in rows if r["outcome"] == NOT_ACCEPTED]
     if failed:
         check.add(
             Severity.HIGH,
@@ -145,6 +185,19 @@ def replay_check(
             "; ".join(f"{r['event']}: {r.get('status') or r.get('error')}" for r in failed[:5]),
             "Read the handler's logs for these events; a 401 means the handler's signing "
             "key differs from the one used here.",
+        )
+    again = [r for r in rows if r["outcome"] == QUARANTINED]
+    if again:
+        check.add(
+            Severity.MEDIUM,
+            "replay_quarantined_again",
+            f"{len(again)} of {len(rows)} replayed event(s) were quarantined again",
+            "The handler answered 202 quarantined: it still does not recognise them ("
+            + "; ".join(f"{r['event']}: {_reason(r)}" for r in again[:5])
+            + "). A new copy is in the quarantine subscription.",
+            "Replaying will not help until the handler's event catalog (cio_shared.webhooks) "
+            "knows these events; read them with `cio-doctor dlq list --subscription "
+            f"webhook-quarantine{f' --env {env_name}' if env_name else ''}`.",
         )
     slow = [r for r in rows if isinstance(r["latency_ms"], float) and r["latency_ms"] > 4000]
     if slow:
@@ -155,4 +208,12 @@ def replay_check(
             "Customer.io gives up after 4 s and backlogs every later webhook.",
             "Make the handler answer before doing slow work.",
         )
-    return succeeded
+    return outcomes
+
+
+def _reason(row: dict[str, object]) -> str:
+    try:
+        answer = json.loads(str(row.get("answer") or ""))
+    except ValueError:
+        return "no reason given"
+    return str(answer.get("reason") or "no reason given") if isinstance(answer, dict) else "?"

@@ -20,6 +20,8 @@ from cio_shared.webhooks import (
 from cio_doctor.findings import Check, Severity
 
 BACKLOG_WARN_S = 15 * 60
+# Customer.io retries a failed webhook for seven days: no delivery lags more than that.
+RETRY_WINDOW_S = 7 * 86400
 
 
 def events_of(body: bytes) -> list[Any]:
@@ -98,24 +100,51 @@ def analyse(check: Check, body: bytes, delivered_at: int | None) -> None:
         _timing(check, lags)
 
 
+def humanize(seconds: int) -> str:
+    """A duration for people: 45 s, 12 min, 5 h 3 min, 2118 d 4 h."""
+    left = abs(seconds)
+    if left < 60:
+        return f"{left} s"
+    if left < 3600:
+        return f"{left // 60} min"
+    if left < 86400:
+        return f"{left // 3600} h {left % 3600 // 60} min"
+    return f"{left // 86400} d {left % 86400 // 3600} h"
+
+
 def _timing(check: Check, lags: list[int]) -> None:
     lags.sort()
     check.data["lag_seconds"] = {"min": lags[0], "median": lags[len(lags) // 2], "max": lags[-1]}
-    if lags[-1] > BACKLOG_WARN_S:
+    check.data["lag"] = {k: humanize(v) for k, v in check.data["lag_seconds"].items()}
+    within = [lag for lag in lags if lag <= RETRY_WINDOW_S]
+    if within and within[-1] > BACKLOG_WARN_S:
         check.add(
             Severity.MEDIUM,
             "delivery_backlog",
-            f"events arrived up to {lags[-1] // 60} min after they happened",
+            f"events arrived up to {humanize(within[-1])} after they happened",
             "Customer.io holds back later webhooks until a failed delivery succeeds, for "
             "up to seven days.",
             "Find the failed delivery: check the webhook handler's errors and latency "
             "(it must answer 2xx within 4 s).",
         )
+    if lags[-1] > RETRY_WINDOW_S:
+        check.add(
+            Severity.LOW,
+            "event_older_than_retries",
+            f"events are stamped up to {humanize(lags[-1])} before the delivery: longer than "
+            "Customer.io retries, so not a delivery backlog",
+            "Customer.io gives up on a webhook after seven days, so none arrives this late. "
+            "Either the request was signed again later (a replay: X-CIO-Timestamp is the time "
+            "of the replay, the event keeps its own time) or the event's timestamp is not when "
+            "it happened (a test or example payload with a fixed timestamp).",
+            "Check where the capture came from. A replay needs nothing; for live traffic, "
+            "compare the event's timestamp with the message it reports on.",
+        )
     if lags[0] < -60:
         check.add(
             Severity.LOW,
             "event_in_future",
-            f"an event is stamped {-lags[0]} s after the delivery timestamp",
+            f"an event is stamped {humanize(lags[0])} after the delivery timestamp",
             "Clock skew between the capture and Customer.io.",
         )
 

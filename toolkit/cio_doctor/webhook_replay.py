@@ -1,7 +1,9 @@
 """Replay reporting-webhook events to a handler URL, signed now with the signing key.
 
 Sources: a captured request or body, or the environment's `webhook-quarantine` subscription,
-whose messages are acknowledged only after the handler accepted them (2xx).
+whose messages are acknowledged only after the handler took them: accepted (2xx), or
+quarantined again (202 `quarantined`: a finding, and the handler's new copy replaces the
+original in the quarantine).
 """
 
 from __future__ import annotations
@@ -53,11 +55,16 @@ def from_quarantine(
                 if not confirm(f"Send {len(held.messages)} quarantined event(s) to {url}?"):
                     raise CannotCheck("replay cancelled; nothing was sent")
                 bodies = [(m.message_id, m.data) for m in held.messages]
-                results = webhook.replay_check(check, url, bodies, key, settings.timeout)
-                for message, ok in zip(held.messages, results, strict=True):
+                outcomes = webhook.replay_check(
+                    check, url, bodies, key, settings.timeout, settings.env.name
+                )
+                # Quarantined again: the handler published a new copy to the quarantine, so
+                # the original is acknowledged too (keeping it would double the event there).
+                done = [o != webhook.NOT_ACCEPTED for o in outcomes]
+                for message, ok in zip(held.messages, done, strict=True):
                     if ok:
                         held.ack(message)
-                held.release(m for m, ok in zip(held.messages, results, strict=True) if not ok)
+                held.release(m for m, ok in zip(held.messages, done, strict=True) if not ok)
             except BaseException:
                 held.release()
                 raise
