@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from concurrent import futures
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from google.api_core.exceptions import DeadlineExceeded
 from google.cloud import bigquery, pubsub_v1
 from google.pubsub_v1.types import BigQueryConfig, Subscription
 
+from tests.support import grpc_server
 from tests.support.bigquery_subscription import SCHEMA, subscription_row
 
 State = BigQueryConfig.State
@@ -125,14 +125,10 @@ class PubsubStateProxy:
             def service(self, details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
                 return proxy._handler(details.method)
 
-        server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
-        server.add_generic_rpc_handlers((Generic(),))
-        port = server.add_insecure_port("127.0.0.1:0")
-        server.start()
         try:
-            yield f"127.0.0.1:{port}"
+            with grpc_server.serving(Generic(), workers=8) as endpoint:
+                yield endpoint
         finally:
-            server.stop(grace=None)
             self._channel.close()
 
 

@@ -7,12 +7,13 @@ the official client's messages, like tests/toolkit/secret_manager_server.py does
 from __future__ import annotations
 
 from collections.abc import Iterator
-from concurrent import futures
 from contextlib import contextmanager
 from typing import Any
 
 import grpc
 from google.cloud.monitoring_v3 import types
+
+from tests.support import grpc_server
 
 SERVICE = "google.monitoring.v3.NotificationChannelService"
 
@@ -39,11 +40,5 @@ def monitoring(channels: dict[str, dict[str, Any]], calls: list[str]) -> Iterato
             )
         },
     )
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
-    server.add_generic_rpc_handlers((handler,))
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    try:
-        yield f"127.0.0.1:{port}"
-    finally:
-        server.stop(grace=None)
+    with grpc_server.serving(handler) as endpoint:
+        yield endpoint

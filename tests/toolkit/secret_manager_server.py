@@ -8,7 +8,6 @@ so the toolkit's real client code runs against it through SECRETMANAGER_API_ENDP
 from __future__ import annotations
 
 from collections.abc import Iterator
-from concurrent import futures
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,6 +15,8 @@ from typing import Any
 
 import grpc
 from google.cloud.secretmanager_v1 import types
+
+from tests.support import grpc_server
 
 SERVICE = "google.cloud.secretmanager.v1.SecretManagerService"
 ENABLED = types.SecretVersion.State.ENABLED
@@ -116,11 +117,5 @@ def _handlers(store: Store) -> grpc.GenericRpcHandler:
 @contextmanager
 def secret_manager(store: Store) -> Iterator[str]:
     """Serve `store` on 127.0.0.1; yields the endpoint for SECRETMANAGER_API_ENDPOINT."""
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
-    server.add_generic_rpc_handlers((_handlers(store),))
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    try:
-        yield f"127.0.0.1:{port}"
-    finally:
-        server.stop(grace=None)
+    with grpc_server.serving(_handlers(store)) as endpoint:
+        yield endpoint
