@@ -99,16 +99,29 @@ def _failures_by_action(failed: list[dict[str, Any]]) -> dict[Any, list[str]]:
     return grouped
 
 
+def _error_reason(error: Any) -> str:
+    if isinstance(error, dict):
+        return str(error.get("reason") or error.get("message") or error)
+    return str(error)
+
+
+def _error_count(error: Any) -> int:
+    """An action's delivery error may stand for several deliveries (`count`)."""
+    count = error.get("count") if isinstance(error, dict) else None
+    return count if isinstance(count, int) and not isinstance(count, bool) and count > 0 else 1
+
+
 def _actions(check: Check, actions: list[dict[str, Any]], failed: list[dict[str, Any]]) -> None:
     """Per action: sending state, metrics, and delivery errors (the action's own list where the
     API gives one, and the failure messages of its recent failed deliveries)."""
     table = []
     failures = _failures_by_action(failed)
     for action in actions:
-        errors = [
-            str(e.get("reason") or e.get("message") or e) if isinstance(e, dict) else str(e)
-            for e in action.get("delivery_errors") or []
-        ] + failures.get(action.get("id"), [])
+        reasons: Counter[str] = Counter()
+        for e in action.get("delivery_errors") or []:
+            reasons[_error_reason(e)] += _error_count(e)
+        reasons.update(failures.get(action.get("id"), []))
+        errors = list(reasons.elements())
         table.append(
             {
                 "id": action.get("id"),
@@ -129,7 +142,6 @@ def _actions(check: Check, actions: list[dict[str, Any]], failed: list[dict[str,
                 "Set the action to send automatically if it should.",
             )
         if errors:
-            reasons = Counter(errors)
             check.add(
                 Severity.HIGH,
                 "action_delivery_errors",

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from cio_doctor import network, rates
 from cio_doctor.config import Settings
-from cio_doctor.findings import CannotCheck, Check, Report, running_check
+from cio_doctor.findings import CannotCheck, Check, Report, Severity, running_check
 from cio_doctor.network import Endpoint
 
 TRACK_PROBE = "/api/v1/accounts/region"
@@ -71,9 +71,20 @@ def network_report(
     with running_check("rate-limit headroom") as headroom:
         chosen = budget or (settings.env.request_budget_per_second if settings.env else None)
         if chosen is None:
-            raise CannotCheck("no request budget: pass --budget or --env")
-        observed, source = _observed(settings, observed_rps)
-        network.check_headroom(headroom, chosen, observed, source)
+            # Informational: the budget is the environment's, and DNS, TCP, TLS and HTTP say
+            # nothing about it, so its absence must not turn a healthy network into exit 2.
+            headroom.data["skipped"] = "no request budget: pass --budget or --env"
+            headroom.add(
+                Severity.INFO,
+                "headroom_not_checked",
+                "rate-limit headroom not checked: no request budget",
+                "The budget comes from the environment file (customerio."
+                "request_budget_per_second) or --budget.",
+                "Run with --env ENV (or --budget N --observed-rps R) for the headroom.",
+            )
+        else:
+            observed, source = _observed(settings, observed_rps)
+            network.check_headroom(headroom, chosen, observed, source)
     report.checks.append(headroom)
     with running_check("Customer.io status page") as status:
         url = status_url or os.environ.get("CIO_STATUS_URL") or network.DEFAULT_STATUS_URL
