@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -128,10 +128,12 @@ RUNBOOKS: dict[str, Runbook] = {
         (
             "Open an incident channel and page the platform owner.",
             "If Customer.io's status page shows an incident, wait it out: handlers retry with "
-            "backoff and dead-letter after max attempts; then `cio-doctor dlq replay`.",
+            "backoff and dead-letter after max attempts; then `cio-doctor dlq replay {env} "
+            "--dry-run`.",
             "If credentials are rejected (401), add the right key as a new secret version and roll "
             "the handlers (README: Rotating a secret); handlers retry 401s, so what exhausted its "
-            "attempts meanwhile is replayed with --reason max_delivery_attempts.",
+            "attempts meanwhile is replayed with `cio-doctor dlq replay {env} --reason "
+            "max_delivery_attempts`.",
             "If our egress fails (DNS/TCP/TLS), check the VPC connector/NAT and recent network "
             "changes.",
         ),
@@ -150,7 +152,8 @@ RUNBOOKS: dict[str, Runbook] = {
             "budget, lower customerio.request_budget_per_second or stop a backfill; 5xx or "
             "timeouts: Customer.io; 401: the key); rejected_4xx, too_large or schema_invalid "
             "mean a producer sends bad payloads.",
-            "Replay retryable dead letters once the error rate is back to normal.",
+            "Replay retryable dead letters once the error rate is back to normal "
+            "(`cio-doctor dlq replay {env} --dry-run`).",
         ),
     ),
     "P3": Runbook(
@@ -179,7 +182,8 @@ RUNBOOKS: dict[str, Runbook] = {
         (
             "Customer.io backlogs every later webhook while one fails, for up to 7 days: fix the "
             "rejection first (usually the signing key), the backlog then drains by itself.",
-            "Replay quarantined events after a fix with `cio-doctor webhook replay --quarantine`.",
+            "Replay quarantined events after a fix with `cio-doctor webhook replay --quarantine "
+            "{env} --url HANDLER_URL`.",
         ),
     ),
 }
@@ -201,16 +205,52 @@ def _run_step(name: str, step: Callable[[Inputs], Report], inputs: Inputs) -> li
 def run(priority: str, inputs: Inputs) -> Report:
     runbook = RUNBOOKS[priority]
     report = Report("incident", runbook.title)
+    env = inputs.settings.env
+    selector = f"--env {env.name}" if env is not None else "--env ENV"
     report.extra = {
         "priority": priority,
         "meaning": runbook.meaning,
-        "runbook_next_steps": list(runbook.next_steps),
+        "runbook_next_steps": [s.replace("{env}", selector) for s in runbook.next_steps],
     }
     with ThreadPoolExecutor(max_workers=len(runbook.steps)) as pool:
         futures = [pool.submit(_run_step, name, step, inputs) for name, step in runbook.steps]
         for future in futures:
             report.checks.extend(future.result())
+    _merge_rejected_credentials(report.checks)
     return report
+
+
+def _merge_rejected_credentials(checks: list[Check]) -> None:
+    """One finding per rejected key: when the credentials probe got 401 from an API, the
+    network check's `<api>_credentials_rejected` for the same API says the same thing (its
+    authenticated probes got the same 401), so it is folded into the probe's finding."""
+    rejected: set[str] = set()
+    for check in checks:
+        if check.name.startswith("credentials: ") and any(
+            f.code == "http_401" for f in check.findings
+        ):
+            rejected.add(check.name.removeprefix("credentials: ").split(" ", 1)[0])
+    for check in checks:
+        if not check.name.startswith("network: "):
+            continue
+        folded = [
+            f
+            for f in check.findings
+            if f.code.endswith("_credentials_rejected")
+            and f.code.removesuffix("_credentials_rejected") in rejected
+        ]
+        if folded:
+            check.findings = [f for f in check.findings if f not in folded]
+            check.data["credentials_rejected"] = "401, reported once under credentials"
+    for check in checks:
+        api = check.name.removeprefix("credentials: ").split(" ", 1)[0]
+        if check.name.startswith("credentials: ") and api in rejected:
+            check.findings = [
+                replace(f, detail=f"{f.detail} (the network probes got 401 too)".strip())
+                if f.code == "http_401"
+                else f
+                for f in check.findings
+            ]
 
 
 def to_markdown(priority: str, report: Report) -> str:
