@@ -26,7 +26,13 @@ def topic_path(project: str, topic_name: str) -> str:
 
 
 # --- Secrets: logical name -> Secret Manager id `<prefix>-<env>-<logical>` ---------------------
-SECRET_NAMES = ("site-id", "track-api-key", "app-api-key", "webhook-signing-key")
+SECRET_NAMES = (
+    "site-id",
+    "track-api-key",
+    "app-api-key",
+    "webhook-signing-key",
+    "pipelines-api-key",
+)
 
 # --- Message actions and the event topics that carry them ------------------------------------
 EVENT_ACTIONS = ("event", "page", "screen")
@@ -57,6 +63,9 @@ THREADS = "THREADS"
 SOURCE_TOPIC = "CIO_SOURCE_TOPIC"
 DEAD_LETTER_TOPIC = "CIO_DEAD_LETTER_TOPIC"
 TOPIC_ACTIONS = "CIO_TOPIC_ACTIONS"
+# Handlers that call the delivery API (manifest `calls_track_api`): which API the environment
+# delivers through (`customerio.api`), one of DELIVERY_APIS.
+DELIVERY_API = "CIO_DELIVERY_API"
 INJECTED_VARIABLES = (
     ENVIRONMENT,
     REGION,
@@ -68,6 +77,7 @@ INJECTED_VARIABLES = (
     SOURCE_TOPIC,
     DEAD_LETTER_TOPIC,
     TOPIC_ACTIONS,
+    DELIVERY_API,
 )
 
 # --- The public webhook's body cap: read by its settings and by the stacks' readiness rule ------
@@ -95,6 +105,34 @@ UNKNOWN_OUTCOME_POLICIES = ("retry", "hold")
 # --- Customer.io region hosts ------------------------------------------------------------
 TRACK_URLS = {"us": "https://track.customer.io", "eu": "https://track-eu.customer.io"}
 APP_URLS = {"us": "https://api.customer.io", "eu": "https://api-eu.customer.io"}
+PIPELINES_URLS = {"us": "https://cdp.customer.io", "eu": "https://cdp-eu.customer.io"}
+
+# --- The delivery API an environment chooses (`customerio.api`), and its credentials ---------
+# `track`: Track API v2 (site id + Track API key); `pipelines`: the Pipelines API (one key).
+# The manifests name the Track credentials; in a `pipelines` environment the stack swaps them
+# for the Pipelines key (`delivery_secrets`), so each handler reads only the key it uses.
+DELIVERY_APIS = ("track", "pipelines")
+PIPELINES_SECRET = "pipelines-api-key"  # noqa: S105 - a secret's name, not a value
+PIPELINES_KEY_VARIABLE = "CIO_PIPELINES_API_KEY"
+TRACK_CREDENTIALS = {"CIO_SITE_ID": "site-id", "CIO_TRACK_API_KEY": "track-api-key"}
+PIPELINES_CREDENTIALS = {PIPELINES_KEY_VARIABLE: PIPELINES_SECRET}
+
+
+def delivery_secrets(secrets: dict[str, str], api: str) -> dict[str, str]:
+    """A delivery handler's secrets (env var -> `<logical>[@previous]`) for the chosen API.
+
+    `track` keeps the manifest's; `pipelines` drops the Track credentials (also their
+    `@previous` rotation entries) and adds the Pipelines key, so a `pipelines` environment
+    grants track and identify exactly one Customer.io secret.
+    """
+    if api not in DELIVERY_APIS:
+        raise ValueError(f"delivery API {api!r} is not one of {DELIVERY_APIS}")
+    if api == "track":
+        return dict(secrets)
+    track = set(TRACK_CREDENTIALS.values())
+    kept = {v: s for v, s in secrets.items() if s.split("@", 1)[0] not in track}
+    return {**kept, **PIPELINES_CREDENTIALS}
+
 
 # --- Decisions: one per delivery, in every handler's log line (`jsonPayload.decision`) ------
 DECISIONS = ("delivered", "retry", "dead_lettered", "quarantined", "accepted", "rejected")

@@ -26,6 +26,9 @@ def _server_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--site-id", default=env("CIO_SITE_ID", "sim-site-id"))
     parser.add_argument("--track-api-key", default=env("CIO_TRACK_API_KEY", "sim-track-api-key"))
     parser.add_argument("--app-api-key", default=env("CIO_APP_API_KEY", "sim-app-api-key"))
+    parser.add_argument(
+        "--pipelines-api-key", default=env("CIO_PIPELINES_API_KEY", "sim-pipelines-api-key")
+    )
     parser.add_argument("--region", choices=("us", "eu"), default=env("CIO_REGION", "us"))
     parser.add_argument("--environment-id", type=int, default=1)
     parser.add_argument(
@@ -35,6 +38,11 @@ def _server_parser(parser: argparse.ArgumentParser) -> None:
         "--rate-burst", type=float, help="token bucket size (default: one second's worth)"
     )
     parser.add_argument("--app-rate-limit", type=float, help="App API requests/s (Customer.io: 10)")
+    parser.add_argument(
+        "--pipelines-rate-limit",
+        type=float,
+        help="Pipelines API requests/s (Customer.io: 3000 requests per 3 seconds)",
+    )
     parser.add_argument("--no-validate", action="store_true", help="skip OpenAPI schema validation")
     parser.add_argument(
         "--fault",
@@ -93,11 +101,13 @@ def build_config(args: argparse.Namespace) -> SimulatorConfig:
         site_id=args.site_id,
         track_api_key=args.track_api_key,
         app_api_key=args.app_api_key,
+        pipelines_api_key=args.pipelines_api_key,
         region=args.region,
         environment_id=args.environment_id,
         rate_limit=args.rate_limit,
         rate_burst=args.rate_burst,
         app_rate_limit=args.app_rate_limit,
+        pipelines_rate_limit=args.pipelines_rate_limit,
         validate_schemas=not args.no_validate,
         log_requests=args.log_requests,
         faults=faults,

@@ -146,11 +146,14 @@ class SimulatorConfig:
     site_id: str = "sim-site-id"
     track_api_key: str = "sim-track-api-key"
     app_api_key: str = "sim-app-api-key"
+    pipelines_api_key: str = "sim-pipelines-api-key"
     region: str = "us"
     environment_id: int = 1
     rate_limit: float | None = None
     rate_burst: float | None = None
     app_rate_limit: float | None = None
+    # Pipelines API requests/s (Customer.io documents 3000 requests per 3 seconds)
+    pipelines_rate_limit: float | None = None
     validate_schemas: bool = True
     faults: FaultConfig = field(default_factory=FaultConfig)
     request_log_size: int = 10_000
@@ -161,7 +164,7 @@ class SimulatorConfig:
             raise ConfigError(f"region {self.region!r} must be us or eu")
         if self.host not in ("127.0.0.1", "localhost", "::1"):
             raise ConfigError(f"host {self.host!r}: the simulator binds loopback addresses only")
-        for name in ("rate_limit", "app_rate_limit"):
+        for name in ("rate_limit", "app_rate_limit", "pipelines_rate_limit"):
             value = getattr(self, name)
             if value is not None and value <= 0:
                 raise ConfigError(f"{name} must be positive (or unset for no limit)")

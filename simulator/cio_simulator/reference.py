@@ -17,6 +17,7 @@ ENV_VAR = "CIO_SIM_REFERENCE_DIR"
 VENDORED = Path(__file__).resolve().parent / "reference"  # copies, so a clone works alone
 TRACK_API = "track-api.openapi.json"
 REPORTING_WEBHOOKS = "reporting-webhooks.openapi.json"
+PIPELINES_API = "pipelines-api.openapi.json"
 
 
 def _candidates() -> list[Path]:

@@ -24,6 +24,8 @@ from cio_simulator.catalog import Catalog
 from cio_simulator.config import SimulatorConfig
 from cio_simulator.faults import FaultDecision, FaultInjector
 from cio_simulator.http import ApiError, Handler, Request, Response, Router
+from cio_simulator.pipelines_api import PATHS as PIPELINES_PATHS
+from cio_simulator.pipelines_api import PipelinesApi, refusal
 from cio_simulator.ratelimit import TokenBucket, retry_after_header
 from cio_simulator.recorder import Recorder
 from cio_simulator.reference import reference_dir
@@ -165,6 +167,7 @@ class Simulator:
         self._reset_buckets()
         self.router = Router()
         TrackApi(self.workspace, self.config).register(self.router)
+        PipelinesApi(self.workspace, self.config).register(self.router)
         AppApi(self.workspace, self.catalog, self.config.region).register(self.router)
         self.admin_router = Router()
         AdminApi(self).register(self.admin_router)
@@ -278,6 +281,12 @@ class Simulator:
         if request.path.startswith(TRACK_PREFIX):
             auth.check_basic(header, self.config.site_id, self.config.track_api_key)
             return "track"
+        if request.path in PIPELINES_PATHS:
+            try:
+                auth.check_basic(header, self.config.pipelines_api_key, "")
+            except ApiError as error:
+                raise refusal(request, 401, "Unauthorized: " + str(error), "unauthorized") from None
+            return "pipelines"
         if request.path in PUBLIC_APP_PATHS:
             return "app"
         if request.path.startswith(APP_PREFIX):
@@ -295,6 +304,10 @@ class Simulator:
             self._buckets["track"] = TokenBucket(self.config.rate_limit, self.config.rate_burst)
         if self.config.app_rate_limit:
             self._buckets["app"] = TokenBucket(self.config.app_rate_limit)
+        if self.config.pipelines_rate_limit:
+            self._buckets["pipelines"] = TokenBucket(
+                self.config.pipelines_rate_limit, self.config.rate_burst
+            )
 
     def reset(self) -> None:
         """Back to the state at start-up: empty workspace and log, start-up faults, full buckets."""

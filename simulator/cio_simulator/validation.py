@@ -16,7 +16,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
-from cio_simulator.reference import TRACK_API, load_document
+from cio_simulator.reference import PIPELINES_API, TRACK_API, load_document
 
 _REQUIRED = re.compile(r"^'([^']+)' is a required property$")
 OPERATION_GROUPS = {"person": "person_operations", "object": "object_operations"}
@@ -160,3 +160,61 @@ def describe(error: ValidationError) -> tuple[str, str]:
         return field, f"{field} must match exactly one of: {shapes}"
     message = error.message if len(error.message) <= 300 else error.message[:297] + "..."
     return field, message
+
+
+# -- Pipelines API (pipelines-api.openapi.json) ---------------------------------------------------
+
+PIPELINES_CALLS = frozenset({"identify", "track", "page", "screen", "group", "alias"})
+
+
+@cache
+def _pipelines_schemas() -> dict[str, Any]:
+    """The Pipelines document's components, with two ambiguities resolved as the prose means.
+
+    `group`'s Known/Anonymous branches require neither `userId` nor `anonymousId`, so a call
+    with a `userId` matches both and fails `oneOf`: each branch requires its identifier. A
+    semantic event (`User Deleted`, ...) is both a "Custom event" and its semantic schema, so
+    `track` calls are dispatched on the event name instead (see `pipelines_call_error`).
+    """
+    components = copy.deepcopy(load_document(PIPELINES_API)["components"])
+    for branch in components["schemas"]["group"]["oneOf"]:
+        for part in branch.get("allOf", []):
+            properties = part.get("properties", {})
+            for identifier in ("userId", "anonymousId"):
+                if identifier in properties and "groupId" in properties:
+                    part["required"] = sorted({*part.get("required", []), identifier})
+    return components
+
+
+@cache
+def semantic_event_schemas() -> dict[str, str]:
+    """Semantic event name -> its component schema (e.g. `User Deleted` -> `delete_person`)."""
+    table = {}
+    for name, schema in _pipelines_schemas()["schemas"].items():
+        enum = schema.get("properties", {}).get("event", {}).get("enum") or []
+        if (
+            schema.get("type") == "object"
+            and len(enum) == 1
+            and "userId" in schema.get("required", [])
+        ):
+            table[enum[0]] = name
+    return table
+
+
+@cache
+def _pipelines_validator(pointer: str) -> Draft202012Validator:
+    return Draft202012Validator({"$ref": pointer, "components": _pipelines_schemas()})
+
+
+def pipelines_call_error(kind: str, call: Any) -> tuple[str, str] | None:
+    """(field, message) for an invalid Pipelines call of `kind`, None when it is valid."""
+    pointer = f"#/components/schemas/{kind}"
+    if kind == "track" and isinstance(call, dict):
+        semantic = semantic_event_schemas().get(str(call.get("event")))
+        pointer = (
+            f"#/components/schemas/{semantic}"
+            if semantic
+            else "#/components/schemas/track/oneOf/0"  # "Custom event"
+        )
+    error = first_error(_pipelines_validator(pointer), call)
+    return describe(error) if error else None

@@ -236,6 +236,7 @@ class Workspace:
                 "data": event.get("data", {}),
                 "customer": ref.public() if ref is not None else None,
                 "anonymous_id": event.get("anonymous_id"),
+                "client_message_id": event.get("client_message_id"),
                 "cio_id": person.cio_id if person else None,
                 "api": api,
                 "received_at": time.time(),

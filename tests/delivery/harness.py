@@ -22,6 +22,11 @@ PROJECT = "local-project"
 TS = 1_767_225_600
 SITE_ID = "sim-site-id"
 TRACK_API_KEY = "sim-track-api-key"
+PIPELINES_API_KEY = "sim-pipelines-api-key"
+# The two destinations (environment `customerio.api`) the delivery tests run against.
+APIS = ("track", "pipelines")
+# The simulator paths each destination's handler calls (fault and request-log prefixes).
+API_PATH_PREFIX = {"track": "/api/v2", "pipelines": "/v1/"}
 SIMULATOR = Path(sys.executable).parent / "cio-simulator"
 
 
@@ -37,6 +42,12 @@ class Simulator:
 
     def events(self) -> dict[str, dict[str, Any]]:
         return {e["id"]: e for e in self.state()["events"] if e.get("id")}
+
+    def sent_event_ids(self, api: str = "track") -> list[str]:
+        """The event id of every stored event, repeats included: the Track API's `id`, or the
+        `messageId` we sent the Pipelines API (which sets its own and deduplicates on neither)."""
+        key = "client_message_id" if api == "pipelines" else "id"
+        return [e[key] for e in self.state()["events"] if e.get(key)]
 
     def set_faults(self, **faults: Any) -> None:
         requests.post(f"{self.url}/_admin/faults", json=faults, timeout=10).raise_for_status()
@@ -143,7 +154,17 @@ def pull_dead_letters(names: Names, expected: int, timeout: float = 30.0) -> lis
     return list(received.values())
 
 
-def handler_env(names: Names, track_url: str, **overrides: str) -> dict[str, str]:
+def handler_env(
+    names: Names, track_url: str, api: str = "track", **overrides: str
+) -> dict[str, str]:
+    """A delivery handler's variables; `api="pipelines"` delivers through the Pipelines API."""
+    if api == "pipelines":
+        overrides = {
+            "CIO_DELIVERY_API": "pipelines",
+            "CIO_PIPELINES_API_KEY": PIPELINES_API_KEY,
+            "CIO_PIPELINES_URL": track_url,
+            **overrides,
+        }
     return {
         "CIO_SITE_ID": SITE_ID,
         "CIO_TRACK_API_KEY": TRACK_API_KEY,

@@ -91,24 +91,27 @@ def test_a_publisher_without_ordering_is_refused_for_the_identify_topic(pubsub_e
         )
 
 
+@pytest.mark.parametrize("api", h.APIS)
 def test_push_delivers_a_persons_operations_in_order_through_an_outage(
-    pubsub_emulator_host, tmp_path
+    pubsub_emulator_host, tmp_path, api
 ):
     """End to end: producer -> ordered push subscription -> identify handler -> simulator.
 
     Customer.io is down when the operations arrive, so every one of them is retried. With
     ordering, a person's suppress waits until their identifies were delivered; without it the
     retries race and a suppress often lands first (Customer.io then ignores the identify).
+    Through the Pipelines API (identify calls and `User Suppressed` events, whose timestamps
+    no page says order anything) the ordered subscription is what keeps the order.
     """
     names = h.unique_names("identify")
     h.create_topics(names)
     people = [{"id": f"outage-{i}"} for i in range(12)]
     with (
         h.simulator(log_path=tmp_path / "simulator.log") as sim,
-        h.handler("identify", h.handler_env(names, sim.url), tmp_path / "identify.log") as url,
+        h.handler("identify", h.handler_env(names, sim.url, api), tmp_path / "identify.log") as url,
     ):
         _push_subscription(names, url)
-        sim.set_faults(outages=[[0, 2.0]], path_prefix="/api/v2")
+        sim.set_faults(outages=[[0, 2.0]], path_prefix=h.API_PATH_PREFIX[api])
         for step in range(3):
             for person in people:
                 if step < 2:
@@ -120,7 +123,7 @@ def test_push_delivers_a_persons_operations_in_order_through_an_outage(
         wanted = {p["id"] for p in people}
         assert h.wait_until(lambda: wanted <= _suppressed_ids(sim), timeout=60)
         state = sim.state()
-        log = requests_log(sim)
+        log = requests_log(sim, h.API_PATH_PREFIX[api])
     assert not [i for i in state["ignored"] if i["operation"] == "identify"], (
         "no identify reached Customer.io after the person's suppress"
     )
@@ -187,10 +190,10 @@ def _pull(subscription: str, expected: int) -> list[Any]:
     return received
 
 
-def requests_log(sim: h.Simulator) -> list[dict[str, Any]]:
+def requests_log(sim: h.Simulator, prefix: str = "/api/v2") -> list[dict[str, Any]]:
     import requests
 
-    answer = requests.get(f"{sim.url}/_admin/requests?path_prefix=/api/v2", timeout=10)
+    answer = requests.get(f"{sim.url}/_admin/requests?path_prefix={prefix}", timeout=10)
     return sorted(answer.json()["requests"], key=lambda e: e["seq"])  # type: ignore[no-any-return]
 
 
@@ -206,14 +209,18 @@ def delivered_operations(log: list[dict[str, Any]], customer_id: str) -> list[di
             continue
         body = entry["body"]
         for op in body.get("batch", [body]):
-            if op.get("identifiers", {}).get("id") == customer_id:
+            person = op.get("identifiers", {}).get("id") or op.get("userId")
+            if person == customer_id:
                 found.append(op)
     return found
 
 
 def _label(op: dict[str, Any]) -> str:
-    if op["action"] == "identify":
-        return f"identify:{op['attributes']['step']}"
+    """Track API v2 operations and Pipelines calls alike: `identify:<step>` or `suppress`."""
+    if op.get("action") == "identify" or op.get("type") == "identify":
+        return f"identify:{(op.get('attributes') or op.get('traits'))['step']}"
+    if op.get("event") == "User Suppressed":
+        return "suppress"
     return str(op["action"])
 
 

@@ -27,6 +27,7 @@ from cio_shared.delivery.dead_letter import (
     dead_letter_attributes,
 )
 from cio_shared.delivery.decisions import Decision, Outcome, permanent, retry
+from cio_shared.delivery.pipelines import PipelinesClient, encode_call
 from cio_shared.delivery.push import EnvelopeError, PushMessage, parse_push
 from cio_shared.delivery.senders import Sender, build_sender
 from cio_shared.delivery.settings import Settings, SettingsError
@@ -43,6 +44,17 @@ RETRY_STATUS = 503
 ACK_STATUS = 200
 _JSON = {"Content-Type": "application/json"}
 _SEVERITY = {Decision.DELIVERED: "INFO", Decision.RETRY: "WARNING", Decision.DEAD_LETTER: "ERROR"}
+
+
+def encode_track_operation(message: AnyMessage) -> bytes | Outcome:
+    """The Track API v2 operation for `message`, or `too_large`."""
+    operation = encode_operation(message)
+    if problem := size_problem(operation):
+        return permanent("too_large", problem)
+    return operation
+
+
+Encoder = Callable[[AnyMessage], "bytes | Outcome"]
 
 
 @dataclass(frozen=True)
@@ -67,9 +79,12 @@ class DeliveryHandler:
         actions: frozenset[str] | None = None,
         logger: StructuredLogger | None = None,
         clock: Callable[[], float] = time.perf_counter,
+        encode: Encoder = encode_track_operation,
     ) -> None:
         """`actions`: what the topic carries (the manifest's `carries`, injected by the stack);
-        the contract's own topics default to theirs."""
+        the contract's own topics default to theirs. `encode`: message -> request bytes for the
+        destination API (Track v2 operation by default, `pipelines.encode_call`), or a
+        permanent Outcome when the message cannot be sent there."""
         actions = actions or TOPIC_ACTIONS.get(topic)
         if not actions:
             raise SettingsError(
@@ -85,6 +100,7 @@ class DeliveryHandler:
         self.source_topic = source_topic
         self.logger = logger or get_logger(f"cio-handler-{handler}")
         self._clock = clock
+        self.encode = encode
 
     def __call__(self, request: Any) -> tuple[str, int, dict[str, str]]:
         if request.method != "POST":  # probes and browsers: not a delivery, nothing to decide
@@ -143,9 +159,9 @@ class DeliveryHandler:
                 "wrong_topic",
                 f"action {message.action!r} is not accepted on the {self.topic} topic",
             )
-        operation = encode_operation(message)
-        if problem := size_problem(operation):
-            return permanent("too_large", problem)
+        operation = self.encode(message)
+        if isinstance(operation, Outcome):
+            return operation
         return Prepared(message, operation)
 
     def _finish(
@@ -202,7 +218,8 @@ def build_handler(
 ) -> DeliveryHandler:
     """Read configuration, open the instance's connection pool, return the handler."""
     settings = Settings.from_env(env)
-    client = TrackClient(settings)
+    pipelines = settings.delivery_api == "pipelines"
+    client = PipelinesClient(settings) if pipelines else TrackClient(settings)
     return DeliveryHandler(
         handler=handler,
         topic=topic,
@@ -210,6 +227,7 @@ def build_handler(
         dead_letters=DeadLetterPublisher(settings.dead_letter_topic),
         source_topic=settings.source_topic or local_source_topic(settings, topic),
         actions=settings.topic_actions,
+        encode=encode_call if pipelines else encode_track_operation,
     )
 
 

@@ -1,4 +1,4 @@
-"""Turn one encoded v2 operation into an Outcome: per-event or micro-batched.
+"""Turn one encoded v2 operation (or Pipelines call) into an Outcome: per-event or micro-batched.
 
 Both senders take a token from the instance's bucket before every HTTP request, and answer
 `retry` (reason `local_rate_limit`) when the wait would exceed its bound. Every 429 is
@@ -11,6 +11,8 @@ from typing import Protocol
 
 from cio_shared.delivery.batching import Coalescer
 from cio_shared.delivery.decisions import Outcome, from_status, permanent, retry, transport_error
+from cio_shared.delivery.pipelines import MAX_BATCH_BYTES as PIPELINES_BATCH_BYTES
+from cio_shared.delivery.pipelines import PipelinesClient, has_context
 from cio_shared.delivery.rate_limit import TokenBucket
 from cio_shared.delivery.settings import Settings
 from cio_shared.delivery.track_client import TrackClient, TransportError
@@ -96,12 +98,30 @@ class BatchSender:
         return outcomes
 
 
+class PipelinesBatchSender(BatchSender):
+    """`/v1/batch` for the Pipelines API: as the Track batch (a strict-mode 400 resends the calls
+    one by one), except that a call with its own `context` (device events) goes alone, since a
+    batch's `context` applies to every call in it."""
+
+    def __init__(self, single: SingleSender, max_items: int, max_wait: float) -> None:
+        super().__init__(single, max_items, max_wait)
+        self.coalescer.max_bytes = PIPELINES_BATCH_BYTES - _BATCH_OVERHEAD
+
+    def send(self, operation: bytes) -> Outcome:
+        if has_context(operation):
+            return self.single.send(operation)
+        return self.coalescer.submit(operation)
+
+
 def build_sender(settings: Settings, client: TrackClient) -> SingleSender | BatchSender:
+    """The instance's sender for its client: Track API (`TrackClient`) or Pipelines API
+    (`PipelinesClient`), per event or batched, sharing one token bucket."""
     bucket = TokenBucket(settings.rate_limit_per_second, adaptive=settings.rate_limit_adaptive)
     single = SingleSender(client, bucket, settings.rate_limit_max_wait_ms / 1000)
     if not settings.batch_enabled:
         return single
-    return BatchSender(single, settings.batch_max_items, settings.batch_max_wait_ms / 1000)
+    batch = PipelinesBatchSender if isinstance(client, PipelinesClient) else BatchSender
+    return batch(single, settings.batch_max_items, settings.batch_max_wait_ms / 1000)
 
 
 def _throttled(max_wait: float) -> Outcome:

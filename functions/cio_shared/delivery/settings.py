@@ -13,14 +13,18 @@ from dataclasses import dataclass, field
 
 from cio_shared import contract
 from cio_shared.common import EnvReader, SettingsError, project_id, topic_path
-from cio_shared.contract import TRACK_URLS
+from cio_shared.contract import PIPELINES_URLS, TRACK_URLS
 
-__all__ = ["TRACK_URLS", "Settings", "SettingsError"]
+__all__ = ["PIPELINES_URLS", "TRACK_URLS", "Settings", "SettingsError"]
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Kept out of repr (and so of str, logs and tracebacks that print it): the API key."""
+    """Kept out of repr (and so of str, logs and tracebacks that print it): the API keys.
+
+    `delivery_api` is `track` (site id + Track API key, `track_url`) or `pipelines` (the
+    Pipelines API key, `pipelines_url`); only the chosen API's credentials are required.
+    """
 
     site_id: str
     track_api_key: str = field(repr=False)
@@ -38,6 +42,9 @@ class Settings:
     batch_max_items: int = 100
     http_pool_size: int = 32
     environment: str = "local"
+    delivery_api: str = "track"
+    pipelines_api_key: str = field(default="", repr=False)
+    pipelines_url: str = ""
 
     @property
     def connect_timeout(self) -> float:
@@ -48,10 +55,17 @@ class Settings:
         env = os.environ if env is None else env
         reader = EnvReader(env)
         project = reader.optional("GOOGLE_CLOUD_PROJECT") or project_id()
+        api = (reader.optional(contract.DELIVERY_API) or "track").strip().lower()
+        if api not in contract.DELIVERY_APIS:
+            raise SettingsError(
+                f"{contract.DELIVERY_API} must be one of {list(contract.DELIVERY_APIS)} "
+                f"(got {api!r})"
+            )
+        track = api == "track"
         settings = cls(
-            site_id=reader.required("CIO_SITE_ID"),
-            track_api_key=reader.required("CIO_TRACK_API_KEY"),
-            track_url=_track_url(reader),
+            site_id=reader.required("CIO_SITE_ID") if track else "",
+            track_api_key=reader.required("CIO_TRACK_API_KEY") if track else "",
+            track_url=_base_url(reader, "CIO_TRACK_URL", TRACK_URLS) if track else "",
             dead_letter_topic=topic_path(project, reader.required(contract.DEAD_LETTER_TOPIC)),
             source_topic=_optional_topic(project, reader.optional(contract.SOURCE_TOPIC)),
             topic_actions=_actions(reader.optional(contract.TOPIC_ACTIONS)),
@@ -67,6 +81,9 @@ class Settings:
             http_pool_size=int(reader.number("CIO_HTTP_POOL_SIZE", 32, minimum=1)),
             environment=env.get("CIO_ENVIRONMENT", "local"),
             project=project,
+            delivery_api=api,
+            pipelines_api_key="" if track else reader.required(contract.PIPELINES_KEY_VARIABLE),
+            pipelines_url="" if track else _base_url(reader, "CIO_PIPELINES_URL", PIPELINES_URLS),
         )
         return settings
 
@@ -87,15 +104,16 @@ def _actions(value: str | None) -> frozenset[str]:
     return actions
 
 
-def _track_url(reader: EnvReader) -> str:
-    override = reader.optional("CIO_TRACK_URL")
+def _base_url(reader: EnvReader, override_variable: str, urls: Mapping[str, str]) -> str:
+    """The API's base URL: the override (local: the simulator), else the region's host."""
+    override = reader.optional(override_variable)
     if override:
         if not override.startswith(("http://", "https://")):
             raise SettingsError(
-                f"CIO_TRACK_URL must start with http:// or https:// (got {override!r})"
+                f"{override_variable} must start with http:// or https:// (got {override!r})"
             )
         return override.rstrip("/")
     region = reader.required("CIO_REGION").lower()
-    if region not in TRACK_URLS:
-        raise SettingsError(f"CIO_REGION must be one of {sorted(TRACK_URLS)} (got {region!r})")
-    return TRACK_URLS[region]
+    if region not in urls:
+        raise SettingsError(f"CIO_REGION must be one of {sorted(urls)} (got {region!r})")
+    return urls[region]
