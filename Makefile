@@ -19,7 +19,7 @@ ifeq ($(filter $(CDKTN),0.23 0.24),)
 $(error CDKTN=$(CDKTN): expected 0.23 or 0.24, see docs/cdktn.md)
 endif
 
-.PHONY: help platform test venv checkov-venv actionlint synth policy lint bench simulator preflight plan apply smoke bootstrap-synth clean schema cdktf-cli inventory cdktn-venv
+.PHONY: help platform test venv checkov-venv actionlint synth policy lint bench simulator local preflight plan apply smoke bootstrap-synth clean schema cdktf-cli inventory cdktn-venv
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -100,6 +100,9 @@ bench: venv ## run the benchmarks under bench/
 
 simulator: venv ## run the Customer.io simulator on 127.0.0.1:8089
 	$(BIN)/cio-simulator --port 8089
+
+local: venv ## everything on 127.0.0.1: Pub/Sub emulator, topics, simulator, all handlers wired; Ctrl-C stops it (LOCAL_ARGS=--free-ports)
+	$(BIN)/python scripts/local_run.py $(LOCAL_ARGS)
 
 preflight: venv ## read-only checks of ENV's live project; stops on findings, warns when it could not check
 	$(BIN)/cio-platform preflight $(ENV) || { status=$$?; [ $$status -eq 2 ] && echo "preflight: some checks could not run (above); continuing"; }
