@@ -216,9 +216,10 @@ def handler_env(
 
 def create_topics(handlers: list[Handler]) -> list[str]:
     """The topics and pull subscriptions (push subscriptions come once the handlers listen)."""
-    from google.cloud import pubsub_v1
+    from cio_shared.common import publisher as publisher_client
+    from cio_shared.common import subscriber as subscriber_client
 
-    publisher, subscriber = pubsub_v1.PublisherClient(), pubsub_v1.SubscriberClient()
+    publisher, subscriber = publisher_client(), subscriber_client()
     made = []
     for handler in handlers:
         purposes = list((handler.manifest.get("publishes") or {}).values())
@@ -234,11 +235,11 @@ def create_topics(handlers: list[Handler]) -> list[str]:
 
 
 def create_push_subscription(handler: Handler) -> str:
-    from google.cloud import pubsub_v1
+    from cio_shared.common import subscriber
 
     assert handler.topic is not None
     purpose = f"{handler.topic}-push"
-    pubsub_v1.SubscriberClient().create_subscription(
+    subscriber().create_subscription(
         request={
             "name": subscription(purpose),
             "topic": topic(handler.topic),
