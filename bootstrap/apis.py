@@ -20,6 +20,7 @@ API_FOR_TYPE = {
         "cloudbuild.googleapis.com",
         "artifactregistry.googleapis.com",
     ),
+    "google_firestore_": ("firestore.googleapis.com",),
     "google_logging_": ("logging.googleapis.com",),
     "google_monitoring_": ("monitoring.googleapis.com",),
     "google_project_iam_": ("cloudresourcemanager.googleapis.com",),

@@ -35,6 +35,9 @@ SECRETS_ROLE_PERMISSIONS = (
 GRANTABLE_PROJECT_ROLES = (
     # the functions' build account: logs, Artifact Registry, build sources (stacks/handlers.py)
     "roles/run.builder",
+    # the transactional handler's account, on the claims database only: its IAM condition
+    # `resource.name == "projects/<p>/databases/<prefix>-<env>-claims"` (stacks/claims.py)
+    "roles/datastore.user",
 )
 PRIMITIVE_ROLES = frozenset({"roles/owner", "roles/editor", "roles/viewer"})
 
@@ -78,6 +81,9 @@ RESOURCE_ROLES: dict[str, Access] = {
     "google_monitoring_dashboard": Access(
         "roles/monitoring.dashboardEditor", "roles/monitoring.viewer"
     ),
+    # The transactional claims database and its TTL policy (stacks/claims.py).
+    "google_firestore_database": Access("roles/datastore.owner", "roles/datastore.viewer"),
+    "google_firestore_field": Access("roles/datastore.owner", "roles/datastore.viewer"),
     "google_project_iam_member": Access(
         "roles/resourcemanager.projectIamAdmin", "roles/iam.securityReviewer"
     ),
@@ -112,6 +118,10 @@ WHY = {
     "roles/monitoring.dashboardEditor": "the dashboard",
     "roles/resourcemanager.projectIamAdmin": "project-level grants for the handlers' accounts, "
     "conditioned to GRANTABLE_PROJECT_ROLES only",
+    "roles/datastore.owner": "create, update and (outside protected environments) delete the "
+    "claims database and its TTL field (datastore.databases.* and datastore.indexes.*: no "
+    "narrower predefined role holds databases.create)",
+    "roles/datastore.viewer": "refresh the claims database and its TTL field",
     "roles/pubsub.viewer": "refresh topics and subscriptions",
     "roles/secretmanager.viewer": "refresh secret metadata (not values)",
     "roles/iam.securityReviewer": "refresh IAM policies (getIamPolicy) of every resource",

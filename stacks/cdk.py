@@ -148,6 +148,8 @@ if TYPE_CHECKING or TOOLCHAIN is toolchain.CDKTF:
     from cdktf_cdktf_provider_google.cloudfunctions2_function import Cloudfunctions2Function
     from cdktf_cdktf_provider_google.data_google_project import DataGoogleProject
     from cdktf_cdktf_provider_google.data_google_service_account import DataGoogleServiceAccount
+    from cdktf_cdktf_provider_google.firestore_database import FirestoreDatabase
+    from cdktf_cdktf_provider_google.firestore_field import FirestoreField
     from cdktf_cdktf_provider_google.logging_metric import LoggingMetric
     from cdktf_cdktf_provider_google.monitoring_alert_policy import MonitoringAlertPolicy
     from cdktf_cdktf_provider_google.monitoring_dashboard import MonitoringDashboard
@@ -205,6 +207,8 @@ else:  # CDK Terrain: the same names from the renamed packages (docs/cdktn.md)
     from cdktn_provider_google.cloudfunctions2_function import Cloudfunctions2Function
     from cdktn_provider_google.data_google_project import DataGoogleProject
     from cdktn_provider_google.data_google_service_account import DataGoogleServiceAccount
+    from cdktn_provider_google.firestore_database import FirestoreDatabase
+    from cdktn_provider_google.firestore_field import FirestoreField
     from cdktn_provider_google.logging_metric import LoggingMetric
     from cdktn_provider_google.monitoring_alert_policy import MonitoringAlertPolicy
     from cdktn_provider_google.monitoring_dashboard import MonitoringDashboard
@@ -245,6 +249,8 @@ __all__ = [
     "Construct",
     "DataGoogleProject",
     "DataGoogleServiceAccount",
+    "FirestoreDatabase",
+    "FirestoreField",
     "Fn",
     "GcsBackend",
     "GoogleProvider",

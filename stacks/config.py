@@ -78,6 +78,12 @@ class HandlerScaling(Strict):
         description="Fraction of the workspace request budget for this handler "
         "(default: an equal share among the handlers that call the Track API).",
     )
+    app_request_share: Annotated[float, Field(gt=0, le=1)] | None = Field(
+        default=None,
+        description="Fraction of the App API budget (customerio.app_request_budget_per_second) "
+        "for this handler (default: an equal share among the handlers that call the App API). "
+        "A separate budget: it never adds up with request_share.",
+    )
 
 
 class PubsubSettings(Strict):
@@ -109,6 +115,13 @@ class CustomerIoSettings(Strict):
     request_budget_per_second: Annotated[int, Field(ge=1, le=3000)] = Field(
         default=100,
         description="Track API requests/s the whole environment may make to the workspace.",
+    )
+    app_request_budget_per_second: Annotated[int, Field(ge=1, le=100)] = Field(
+        default=10,
+        description="App API requests/s (transactional sends) the whole environment may make. "
+        "Customer.io documents about 100/s for the workspace's transactional endpoints, shared "
+        "with every other App API caller (other apps, scripts, cio-doctor), so the default "
+        "takes a tenth; the limit of 100 is Customer.io's.",
     )
     call_timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 10.0
     batch_max_wait_ms: Annotated[int, Field(ge=0, le=5000)] = 25
@@ -283,12 +296,17 @@ class Environment(Strict):
             if unknown:
                 raise ValueError(f"{key}: unknown secret(s) {unknown}; known: {list(SECRET_NAMES)}")
         self._check_kms_keys()
-        shares = [s.request_share for s in self.handlers.values() if s.request_share]
-        if sum(shares) > 1.0 + 1e-9:
-            raise ValueError(
-                f"handlers.*.request_share add up to {sum(shares):g}; they split one "
-                "workspace budget and must not exceed 1"
-            )
+        # Two budgets, each split on its own: the Track API's and the App API's.
+        for key, budget_key in (
+            ("request_share", "customerio.request_budget_per_second"),
+            ("app_request_share", "customerio.app_request_budget_per_second"),
+        ):
+            shares = [getattr(s, key) for s in self.handlers.values() if getattr(s, key)]
+            if sum(shares) > 1.0 + 1e-9:
+                raise ValueError(
+                    f"handlers.*.{key} add up to {sum(shares):g}; they split one budget "
+                    f"({budget_key}) and must not exceed 1"
+                )
         return self
 
     def _check_kms_keys(self) -> None:

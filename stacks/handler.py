@@ -13,6 +13,7 @@ from typing import Any
 from cio_shared import contract
 
 from stacks import cdk
+from stacks.claims import Claims
 from stacks.config import Environment
 from stacks.event_bus import EventBus
 from stacks.manifests import PREVIOUS, HandlerManifest
@@ -34,6 +35,7 @@ class Shared:
     build_account: cdk.DataGoogleServiceAccount
     push_account: cdk.DataGoogleServiceAccount
     ready: cdk.TerraformElement  # the build grants have settled
+    claims: Claims | None = None  # the Firestore claims database, when a handler uses it
 
 
 class HandlerFunction(cdk.Construct):
@@ -89,11 +91,25 @@ class HandlerFunction(cdk.Construct):
                 contract.dead_letter_of(manifest.topic)
             )
             variables[contract.TOPIC_ACTIONS] = ",".join(sorted(manifest.carries))
-        if share is not None:
-            per_instance = env.customerio.request_budget_per_second * share
-            per_instance /= env.scaling(manifest.name).max_instances
+        if share is not None:  # of the App API's budget or the Track API's, never both
+            budget = (
+                env.customerio.app_request_budget_per_second
+                if manifest.calls_app_api
+                else env.customerio.request_budget_per_second
+            )
+            per_instance = budget * share / env.scaling(manifest.name).max_instances
             variables[contract.RATE_LIMIT] = f"{per_instance:.3f}"
+        if manifest.firestore:
+            variables.update(self._claims().variables())
         return dict(sorted(variables.items()))
+
+    def _claims(self) -> Claims:
+        if self.shared.claims is None:
+            raise ValueError(
+                f"functions/{self.manifest.name}/handler.yaml: firestore: true, but the "
+                "stack has no claims database"
+            )
+        return self.shared.claims
 
     def _topic_path(self, purpose: str) -> str:
         return contract.topic_path(self.env.project_id, self.env.resource_name(purpose))
@@ -106,6 +122,8 @@ class HandlerFunction(cdk.Construct):
         grants: list[cdk.TerraformElement] = [
             self.secrets.grant_access(scope, logical, member) for logical in manifest.secret_names()
         ]
+        if manifest.firestore:  # roles/datastore.user on the claims database only
+            grants.append(self._claims().grant(scope, member))
         publishes = dict(manifest.publishes)
         if manifest.topic:  # dead-lettering is the handler's own publish
             publishes[contract.DEAD_LETTER_TOPIC] = contract.dead_letter_of(manifest.topic)

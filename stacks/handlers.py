@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from stacks import cdk, identities
+from stacks.claims import Claims
 from stacks.config import Environment
 from stacks.event_bus import EventBus
 from stacks.handler import HandlerFunction, Shared
@@ -24,7 +25,17 @@ IAM_SETTLE = "60s"
 def request_shares(env: Environment, manifests: list[HandlerManifest]) -> dict[str, float]:
     """Each Track-API caller's share of the workspace budget (explicit, or an equal split)."""
     callers = [m.name for m in manifests if m.calls_track_api]
-    explicit = {n: env.scaling(n).request_share for n in callers if env.scaling(n).request_share}
+    return _split(callers, {n: env.scaling(n).request_share for n in callers})
+
+
+def app_request_shares(env: Environment, manifests: list[HandlerManifest]) -> dict[str, float]:
+    """Each App-API caller's share of the App API budget: its own split, never the Track API's."""
+    callers = [m.name for m in manifests if m.calls_app_api]
+    return _split(callers, {n: env.scaling(n).app_request_share for n in callers})
+
+
+def _split(callers: list[str], configured: dict[str, float | None]) -> dict[str, float]:
+    explicit = {n: v for n, v in configured.items() if v}
     rest = [n for n in callers if n not in explicit]
     remaining = max(0.0, 1.0 - sum(v for v in explicit.values() if v))
     shares = {n: float(v) for n, v in explicit.items() if v}
@@ -44,6 +55,7 @@ class Handlers(cdk.Construct):
         build_dir: Path,
         secrets: Secrets,
         bus: EventBus,
+        claims: Claims | None = None,
     ) -> None:
         super().__init__(scope, "handlers")
         self.env = env
@@ -76,8 +88,16 @@ class Handlers(cdk.Construct):
         self.push_account = self.accounts[identities.PUSH]
         self._grant_build_roles()
         shares = request_shares(env, manifests)
+        app_shares = app_request_shares(env, manifests)
         shared = Shared(
-            env, secrets, bus, self.bucket, self.build_account, self.push_account, self.ready
+            env,
+            secrets,
+            bus,
+            self.bucket,
+            self.build_account,
+            self.push_account,
+            self.ready,
+            claims,
         )
         self.handlers = {
             m.name: HandlerFunction(
@@ -85,7 +105,7 @@ class Handlers(cdk.Construct):
                 m,
                 build_package(functions_dir / m.name, functions_dir / "cio_shared", build_dir),
                 self.accounts[m.name],
-                shares.get(m.name),
+                shares.get(m.name) if m.calls_track_api else app_shares.get(m.name),
                 shared,
             )
             for m in manifests

@@ -24,7 +24,7 @@ HANDLER_NAME = re.compile(r"^[a-z][a-z0-9-]{1,14}$")
 TOPIC_NAME = r"^[a-z][a-z0-9-]{1,20}$"
 # service accounts `cio-<env>-<name>` the platform itself uses (bootstrap and stacks/identities)
 RESERVED_NAMES = frozenset({"build", "push", "smoke", "planner", "deployer"})
-RESERVED_ENV = frozenset(contract.INJECTED_VARIABLES)
+RESERVED_ENV = frozenset((*contract.INJECTED_VARIABLES, *contract.FIRESTORE_VARIABLES))
 Action = Literal[contract.MESSAGE_ACTIONS]  # type: ignore[valid-type]
 
 
@@ -46,6 +46,18 @@ class HandlerManifest(BaseModel):
         "refuses others as schema_invalid); injected as CIO_TOPIC_ACTIONS.",
     )
     calls_track_api: bool = False
+    calls_app_api: bool = Field(
+        default=False,
+        description="Calls Customer.io's App API (transactional sends): takes a share of the "
+        "environment's App API budget (customerio.app_request_budget_per_second), injected as "
+        "CIO_RATE_LIMIT_PER_SECOND; never a share of the Track API budget.",
+    )
+    firestore: bool = Field(
+        default=False,
+        description="Uses the environment's Firestore claims database: the stack creates "
+        "`<prefix>-<env>-claims` with its TTL policy, grants roles/datastore.user on that "
+        "database only, and injects CIO_FIRESTORE_DATABASE and CIO_CLAIM_TTL_SECONDS.",
+    )
     ordered: bool = Field(
         default=False,
         description="Deliver messages with the same ordering key (the person) one at a time, "
@@ -80,6 +92,11 @@ class HandlerManifest(BaseModel):
             )
         if self.trigger == "http_public" and (self.topic is not None or self.carries):
             raise ValueError("topic, carries: only pubsub_push handlers consume a topic")
+        if self.calls_track_api and self.calls_app_api:
+            raise ValueError(
+                "calls_track_api, calls_app_api: a handler takes a share of one budget "
+                "(CIO_RATE_LIMIT_PER_SECOND); split the work into two handlers"
+            )
         names = [*self.secrets, *self.publishes, *self.env]
         for var in names:
             if not re.match(ENV_VAR, var):

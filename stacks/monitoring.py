@@ -9,6 +9,10 @@ from stacks import cdk
 from stacks.config import Environment
 
 DECISIONS_METRIC = "handler-decisions"
+# Transactional sends whose outcome was unknown (a timeout after the request left), by what
+# the handler did: `recorded` (first seen), `resent` (policy retry: a possible duplicate),
+# `held` (policy hold: dead-lettered for a person to check). functions/transactional/README.md
+UNKNOWN_OUTCOMES_METRIC = "transactional-unknown-outcomes"
 # A new log-based metric can answer 404 to an alert policy for up to 10 minutes
 # (hashicorp/terraform-provider-google#11102, open; cloud-foundation-fabric PR #3739).
 METRIC_SETTLE = "600s"
@@ -16,12 +20,19 @@ METRIC_SETTLE = "600s"
 
 class Monitoring(cdk.Construct):
     def __init__(
-        self, scope: cdk.Construct, env: Environment, delivery_subscriptions: list[str]
+        self,
+        scope: cdk.Construct,
+        env: Environment,
+        delivery_subscriptions: list[str],
+        *,
+        transactional: bool = False,
     ) -> None:
         """`delivery_subscriptions`: the names of subscriptions something consumes (push and
-        BigQuery); dead-letter and quarantine pull subscriptions are held on purpose."""
+        BigQuery); dead-letter and quarantine pull subscriptions are held on purpose.
+        `transactional`: a handler sends through the App API with claims (its metric, tile)."""
         super().__init__(scope, "monitoring")
         self.env = env
+        self.transactional = transactional
         prefix = env.resource_name("")
         self.services = f'resource.labels.service_name=monitoring.regex.full_match("{prefix}.*")'
         self.decisions = cdk.LoggingMetric(
@@ -51,6 +62,8 @@ class Monitoring(cdk.Construct):
                 "handler": "EXTRACT(resource.labels.service_name)",
             },
         )
+        if transactional:
+            self._unknown_outcomes_metric(prefix)
         metric_ready = cdk.Sleep(
             self,
             "decisions-metric-settle",
@@ -123,6 +136,36 @@ class Monitoring(cdk.Construct):
             "dashboard",
             project=env.project_id,
             dashboard_json=json.dumps(self._dashboard(user_metric), sort_keys=True),
+        )
+
+    def _unknown_outcomes_metric(self, prefix: str) -> None:
+        cdk.LoggingMetric(
+            self,
+            "unknown-outcomes",
+            project=self.env.project_id,
+            name=self.env.resource_name(UNKNOWN_OUTCOMES_METRIC),
+            description="Transactional sends whose outcome was unknown, by what the handler "
+            "did (recorded, resent, held)",
+            filter=(
+                'resource.type="cloud_run_revision" '
+                f'AND resource.labels.service_name=~"^{prefix}" '
+                "AND jsonPayload.unknown_outcome:*"
+            ),
+            metric_descriptor={
+                "metric_kind": "DELTA",
+                "value_type": "INT64",
+                "unit": "1",
+                "labels": [
+                    cdk.logging_metric.LoggingMetricMetricDescriptorLabels(
+                        key=key, value_type="STRING"
+                    )
+                    for key in ("unknown_outcome", "handler")
+                ],
+            },
+            label_extractors={
+                "unknown_outcome": "EXTRACT(jsonPayload.unknown_outcome)",
+                "handler": "EXTRACT(resource.labels.service_name)",
+            },
         )
 
     def _alert(
@@ -216,6 +259,17 @@ class Monitoring(cdk.Construct):
                 "metric.label.response_code_class",
             ),
         ]
+        if self.transactional:
+            name = self.env.resource_name(UNKNOWN_OUTCOMES_METRIC)
+            unknown = f"logging.googleapis.com/user/{name}"
+            tiles.append(
+                chart(
+                    "Transactional sends with an unknown outcome",
+                    f'metric.type="{unknown}"',
+                    "ALIGN_SUM",
+                    "metric.label.unknown_outcome",
+                )
+            )
         return {
             "displayName": self.env.resource_name("overview"),
             "gridLayout": {"columns": "2", "widgets": tiles},

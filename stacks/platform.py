@@ -8,6 +8,7 @@ from pathlib import Path
 from stacks import cdk, service_agents
 from stacks.analytics import Analytics
 from stacks.aspects import LabelAspect, RulesAspect
+from stacks.claims import Claims
 from stacks.config import Environment
 from stacks.event_bus import EventBus
 from stacks.handlers import Handlers
@@ -50,18 +51,29 @@ class PlatformStack(cdk.TerraformStack):
         agent = service_agents.agent_email("pubsub", number)
         secrets = Secrets(self, env)
         bus = EventBus(self, env, agent, [str(m.topic) for m in manifests if m.topic])
+        # the transactional claims: data, so created with the platform, before any handler
+        self.claims = Claims(self, env) if any(m.firestore for m in manifests) else None
         public_invokers: set[str] = set()
         delivery: list[cdk.PubsubSubscription] = []
         if env.deploy_handlers:
             handlers = Handlers(
-                self, env, manifests, tree.functions_dir, tree.build_dir / env.name, secrets, bus
+                self,
+                env,
+                manifests,
+                tree.functions_dir,
+                tree.build_dir / env.name,
+                secrets,
+                bus,
+                self.claims,
             )
             public_invokers = handlers.public_invokers
             delivery += handlers.push_subscriptions.values()
             self._handler_outputs(handlers)
         analytics = Analytics(self, env, bus, tree.analytics_dir)
         delivery.append(analytics.subscription)
-        Monitoring(self, env, [str(s.name_input) for s in delivery])
+        Monitoring(
+            self, env, [str(s.name_input) for s in delivery], transactional=self.claims is not None
+        )
         if needs_smoke_access(env, manifests):  # after every topic and subscription
             SmokeAccess(self, env, secrets, bus, analytics)
         self._outputs(bus, number)
@@ -91,6 +103,9 @@ class PlatformStack(cdk.TerraformStack):
         for use in self.env.cmek_requirements():
             member = f"serviceAccount:{service_agents.agent_email(use.service, project_number)}"
             users.setdefault(str(use.key), set()).add(member)
+        if self.claims is not None and self.claims.kms_key:
+            member = f"serviceAccount:{service_agents.agent_email('firestore', project_number)}"
+            users.setdefault(self.claims.kms_key, set()).add(member)
         if users:
             # CMEK on topics, secrets and BigQuery works only once these Google-managed
             # identities may use each key; the keys' owners grant it (docs/deploy.md).

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from cio_shared import contract
 
+from stacks import claims
 from stacks.config import Environment
 from stacks.manifests import PREVIOUS, HandlerManifest
 
@@ -100,9 +101,39 @@ def _public_body_memory(env: Environment, manifests: Sequence[HandlerManifest]) 
     return problems
 
 
+def _shares_without_budget(env: Environment, manifests: Sequence[HandlerManifest]) -> list[str]:
+    """A share of a budget the handler never spends would be silently ignored."""
+    problems = []
+    for manifest in manifests:
+        scaling = env.handlers.get(manifest.name)
+        if scaling is None:
+            continue
+        if scaling.request_share and not manifest.calls_track_api:
+            problems.append(
+                f"handlers.{manifest.name}.request_share: the handler does not call the Track "
+                "API (functions/<name>/handler.yaml calls_track_api)"
+                + ("; use app_request_share" if manifest.calls_app_api else "")
+            )
+        if scaling.app_request_share and not manifest.calls_app_api:
+            problems.append(
+                f"handlers.{manifest.name}.app_request_share: the handler does not call the App "
+                "API (functions/<name>/handler.yaml calls_app_api)"
+            )
+    return problems
+
+
+def _claims_location(env: Environment, manifests: Sequence[HandlerManifest]) -> list[str]:
+    if not any(m.firestore and env.enabled(m.name) for m in manifests):
+        return []
+    problem = claims.location_problem(env)
+    return [problem] if problem else []
+
+
 def problems(env: Environment, manifests: Sequence[HandlerManifest]) -> list[str]:
     names = sorted(m.name for m in manifests)
     found = _unknown_handlers(env, names)
+    found += _shares_without_budget(env, manifests)
+    found += _claims_location(env, manifests)
     if env.deploy_handlers:
         found += _unpinned_secrets(env, manifests)
         found += _public_body_memory(env, manifests)

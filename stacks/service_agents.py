@@ -42,6 +42,12 @@ AGENTS = {
         "service-{number}@gcp-sa-pubsub.iam.gserviceaccount.com",
         "gcloud beta services identity create --service=pubsub.googleapis.com --project {project}",
     ),
+    "firestore": ServiceAgent(
+        "firestore",
+        "service-{number}@gcp-sa-firestore.iam.gserviceaccount.com",
+        "gcloud beta services identity create --service=firestore.googleapis.com "
+        "--project {project}",
+    ),
     "bigquery": ServiceAgent(
         "bigquery",
         "bq-{number}@bigquery-encryption.iam.gserviceaccount.com",

@@ -70,9 +70,10 @@ def touch(path: Path) -> None:
         ("webhooks/events.py", {"webhook"}),
         ("webhooks/signature.py", {"webhook"}),
         ("delivery/senders.py", {"track", "identify"}),
-        ("messages/models.py", {"track", "identify"}),
+        ("messages/models.py", {"track", "identify", "transactional"}),
         ("producer/publishing.py", set()),
-        ("common/logs.py", {"track", "identify", "webhook"}),
+        ("common/logs.py", {"track", "identify", "webhook", "transactional"}),
+        ("transactional/claims.py", {"transactional"}),
     ],
 )
 def test_a_change_redeploys_only_the_handlers_that_import_it(

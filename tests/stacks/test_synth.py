@@ -10,7 +10,7 @@ import yaml
 
 from stacks.aspects import label_attribute  # noqa: F401  (import check: aspects load without synth)
 from stacks.config import load_environments
-from stacks.handlers import request_shares
+from stacks.handlers import app_request_shares, request_shares
 from stacks.inventory import inventory
 from stacks.manifests import HandlerManifest, discover
 from tests.stacks.template import Template
@@ -210,11 +210,17 @@ def test_rate_budget_split_per_instance(template: Template, env_name: str) -> No
     env, manifests = environment(env_name), deployed(env_name)
     shares = request_shares(env, manifests)
     assert sum(shares.values()) == pytest.approx(1.0)
+    app_shares = app_request_shares(env, manifests)
+    assert sum(app_shares.values()) == pytest.approx(1.0)
     for manifest in manifests:
         fn = template.one("google_cloudfunctions2_function", name=env.resource_name(manifest.name))
         variables = fn["service_config"]["environment_variables"]
         if manifest.calls_track_api:
             budget = env.customerio.request_budget_per_second * shares[manifest.name]
+            expected = budget / env.scaling(manifest.name).max_instances
+            assert float(variables["CIO_RATE_LIMIT_PER_SECOND"]) == pytest.approx(expected, 1e-3)
+        elif manifest.calls_app_api:  # the App API's own budget, split on its own
+            budget = env.customerio.app_request_budget_per_second * app_shares[manifest.name]
             expected = budget / env.scaling(manifest.name).max_instances
             assert float(variables["CIO_RATE_LIMIT_PER_SECOND"]) == pytest.approx(expected, 1e-3)
         else:
@@ -307,7 +313,7 @@ def test_analytics_table_and_subscription(template: Template, env_name: str) -> 
 
 def test_monitoring(template: Template, env_name: str) -> None:
     env = environment(env_name)
-    template.resource_count_is("google_logging_metric", 1)
+    template.resource_count_is("google_logging_metric", 2)  # decisions, unknown outcomes
     template.resource_count_is("google_monitoring_dashboard", 1)
     policies = template.resources("google_monitoring_alert_policy").values()
     assert len(policies) == 5
@@ -342,7 +348,7 @@ def test_outputs_name_the_webhook_url_dead_letters_and_kms_needs(
         assert outputs["webhook_url"]["value"].endswith(
             "webhook_function_4845D81D.service_config[0].uri}"
         )
-        assert len(outputs["dead_letter_subscriptions"]["value"]) == 3
+        assert len(outputs["dead_letter_subscriptions"]["value"]) == 4
         kms = outputs.get("kms_key_users_required")
         assert (kms is not None) == bool(environment(name).kms_keys)
     agents = templates["prod"].data["output"]["kms_key_users_required"]["value"]
@@ -352,6 +358,7 @@ def test_outputs_name_the_webhook_url_dead_letters_and_kms_needs(
             "serviceAccount:bq-323456789012@bigquery-encryption.iam.gserviceaccount.com"
         ],
         ring.format("europe-west1"): [
+            "serviceAccount:service-323456789012@gcp-sa-firestore.iam.gserviceaccount.com",
             "serviceAccount:service-323456789012@gcp-sa-pubsub.iam.gserviceaccount.com",
             "serviceAccount:service-323456789012@gcp-sa-secretmanager.iam.gserviceaccount.com",
         ],
