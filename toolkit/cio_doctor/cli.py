@@ -1,7 +1,7 @@
 """The `cio-doctor` command line: one typer app, one sub-command per check.
 
-The commands live in cli_webhook, cli_dlq, cli_apis and cli_ops; importing them registers
-them on the app defined in cli_common.
+The commands live in cli_webhook, cli_dlq, cli_apis, cli_ops and cli_transactional;
+importing them registers them on the app defined in cli_common.
 """
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ import os
 import sys
 import traceback
 
-from cio_doctor import cli_apis, cli_dlq, cli_ops, cli_webhook
+from cio_doctor import cli_apis, cli_dlq, cli_ops, cli_transactional, cli_webhook
 from cio_doctor.cli_common import app
 from cio_doctor.findings import EXIT_CANNOT_CHECK
 
-COMMAND_MODULES = (cli_webhook, cli_dlq, cli_apis, cli_ops)
+COMMAND_MODULES = (cli_webhook, cli_dlq, cli_apis, cli_ops, cli_transactional)
 EXIT_INTERRUPTED = 130
 
 
