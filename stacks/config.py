@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
+from cio_shared import contract
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -25,7 +26,7 @@ from pydantic import (
 
 from stacks import locations
 
-SECRET_NAMES = ("site-id", "track-api-key", "app-api-key", "webhook-signing-key")
+SECRET_NAMES = contract.SECRET_NAMES
 ENV_NAME = re.compile(r"^[a-z][a-z0-9]{1,11}$")
 PROJECT_ID = r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$"
 LABEL_KEY = r"^[a-z][a-z0-9_-]{0,62}$"
@@ -112,6 +113,13 @@ class PubsubSettings(Strict):
 
 class CustomerIoSettings(Strict):
     region: Literal["us", "eu"] = "us"
+    api: Literal["track", "pipelines"] = Field(
+        default="track",
+        description="Where track and identify deliver: the Track API (existing workspaces) or "
+        "the Pipelines API (Customer.io's recommendation for new integrations; README: which "
+        "Customer.io API). Pipelines reads the pipelines-api-key secret instead of the site "
+        "id and Track API key.",
+    )
     request_budget_per_second: Annotated[int, Field(ge=1, le=3000)] = Field(
         default=100,
         description="Track API requests/s the whole environment may make to the workspace.",

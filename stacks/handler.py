@@ -91,6 +91,8 @@ class HandlerFunction(cdk.Construct):
                 contract.dead_letter_of(manifest.topic)
             )
             variables[contract.TOPIC_ACTIONS] = ",".join(sorted(manifest.carries))
+        if manifest.calls_track_api:
+            variables[contract.DELIVERY_API] = env.customerio.api
         if share is not None:  # of the App API's budget or the Track API's, never both
             budget = (
                 env.customerio.app_request_budget_per_second

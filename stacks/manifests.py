@@ -113,6 +113,13 @@ class HandlerManifest(BaseModel):
             raise ValueError(f"variables set twice: {sorted(duplicates)}")
         return self
 
+    def with_delivery_api(self, api: str) -> HandlerManifest:
+        """The manifest as an environment delivering through `api` (`customerio.api`) deploys
+        it: a Track API caller then reads the Pipelines key instead of the Track credentials."""
+        if not self.calls_track_api:
+            return self
+        return self.model_copy(update={"secrets": contract.delivery_secrets(self.secrets, api)})
+
     def secret_names(self) -> list[str]:
         """The secrets this handler reads (and is granted), without version suffixes."""
         return sorted({secret.removesuffix(PREVIOUS) for secret in self.secrets.values()})

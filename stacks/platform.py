@@ -39,7 +39,9 @@ class PlatformStack(cdk.TerraformStack):
     ) -> None:
         super().__init__(scope, env.name)
         self.env = env
-        manifests = [m for m in manifests if env.enabled(m.name)]
+        manifests = [
+            m.with_delivery_api(env.customerio.api) for m in manifests if env.enabled(m.name)
+        ]
         cdk.GoogleProvider(self, "google", project=env.project_id, region=env.region)
         cdk.TimeProvider(self, "time")
         cdk.GcsBackend(

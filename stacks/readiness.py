@@ -131,6 +131,7 @@ def _claims_location(env: Environment, manifests: Sequence[HandlerManifest]) -> 
 
 def problems(env: Environment, manifests: Sequence[HandlerManifest]) -> list[str]:
     names = sorted(m.name for m in manifests)
+    manifests = [m.with_delivery_api(env.customerio.api) for m in manifests]
     found = _unknown_handlers(env, names)
     found += _shares_without_budget(env, manifests)
     found += _claims_location(env, manifests)

@@ -87,7 +87,11 @@ def load_target(env: Environment, env_dir: Path | None) -> Target:
 
     try:
         config = load_config()
-        manifests = tuple(discover(FUNCTIONS))
+        manifests = tuple(
+            m.with_delivery_api(env.customerio.api)
+            for m in discover(FUNCTIONS)
+            if env.enabled(m.name)
+        )
     except (BootstrapConfigError, ManifestError) as exc:
         raise TargetError(str(exc)) from None
     env_file = (env_dir or REPO / "environments") / f"{env.name}.yaml"

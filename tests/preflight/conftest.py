@@ -89,6 +89,7 @@ def green_store() -> Store:
     store.add(PROJECT, "cio-qa-track-api-key", "old", state=2)  # DISABLED
     store.add(PROJECT, "cio-qa-track-api-key", "track")
     store.add(PROJECT, "cio-qa-webhook-signing-key", "signing")
+    store.add(PROJECT, "cio-qa-app-api-key", "app")  # the transactional handler's
     return store
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from cio_shared import contract
 
 from stacks.aspects import label_attribute  # noqa: F401  (import check: aspects load without synth)
 from stacks.config import load_environments
@@ -162,10 +163,7 @@ def test_only_public_manifests_are_public(template: Template, env_name: str) -> 
 
 def test_secrets_are_granted_per_handler(template: Template, env_name: str) -> None:
     secrets = {s["secret_id"] for s in template.resources("google_secret_manager_secret").values()}
-    assert secrets == {
-        f"cio-{env_name}-{s}"
-        for s in ("site-id", "track-api-key", "app-api-key", "webhook-signing-key")
-    }
+    assert secrets == {f"cio-{env_name}-{s}" for s in contract.SECRET_NAMES}
     grants: dict[str, set[str]] = {}
     for grant in template.resources("google_secret_manager_secret_iam_member").values():
         if SMOKE_ACCOUNT in grant["member"]:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import zipfile
 from pathlib import Path
 
 import pytest
 import yaml
+from cio_shared import contract
 
 from stacks import cdk
 from stacks.app import PolicyViolation, default_tree, synth
@@ -41,7 +43,7 @@ def test_first_deploy_has_platform_and_empty_secrets_but_no_handlers(tmp_path: P
     folder = dev_with(tmp_path, "dev", deploy_handlers=False)
     template = Template.from_file(synth(load_environments(folder=folder), tmp_path / "out")["dev"])
     template.resource_count_is("google_cloudfunctions2_function", 0)
-    template.resource_count_is("google_secret_manager_secret", 4)
+    template.resource_count_is("google_secret_manager_secret", len(contract.SECRET_NAMES))
     template.resource_count_is("google_secret_manager_secret_version", 0)
     assert template.find("google_pubsub_topic", name="cio-dev-track")
     assert not [
@@ -154,3 +156,34 @@ def test_without_rotation_the_previous_key_variable_is_unset(
     webhook = templates["dev"].one("google_cloudfunctions2_function", name="cio-dev-webhook")
     keys = [v["key"] for v in webhook["service_config"]["secret_environment_variables"]]
     assert keys == ["CIO_WEBHOOK_SIGNING_KEY"]
+
+
+def test_a_pipelines_environment_wires_the_pipelines_key_instead_of_the_track_credentials(
+    tmp_path: Path,
+) -> None:
+    """`customerio.api: pipelines`: track and identify read only the Pipelines key (pinned
+    like every secret), are told which API to call, and hold no Track credential grant."""
+    from stacks.readiness import ReadinessError
+
+    raw = yaml.safe_load((REPO / "environments" / "dev.yaml").read_text())
+    customerio = {**raw["customerio"], "api": "pipelines"}
+    folder = dev_with(tmp_path, "dev", customerio=customerio)
+    with pytest.raises(ReadinessError, match=r"secret_versions\.pipelines-api-key"):
+        synth(load_environments(folder=folder), tmp_path / "refused")
+    pins = {**raw["secret_versions"], "pipelines-api-key": 2}
+    folder = dev_with(tmp_path, "dev", customerio=customerio, secret_versions=pins)
+    template = Template.from_file(synth(load_environments(folder=folder), tmp_path / "out")["dev"])
+    for handler in ("track", "identify"):
+        function = template.one("google_cloudfunctions2_function", name=f"cio-dev-{handler}")
+        service = function["service_config"]
+        assert service["environment_variables"]["CIO_DELIVERY_API"] == "pipelines"
+        secrets = {v["key"]: v["version"] for v in service["secret_environment_variables"]}
+        assert secrets == {"CIO_PIPELINES_API_KEY": "2"}
+    granted = {
+        (match[1], grant["secret_id"].split("secrets_")[1].split("_")[0])
+        for grant in template.resources("google_secret_manager_secret_iam_member").values()
+        if (match := re.search(r"account-([a-z]+)_", grant["member"]))
+    }
+    for handler in ("track", "identify"):
+        assert (handler, "pipelines-api-key") in granted
+        assert not {(handler, "site-id"), (handler, "track-api-key")} & granted
