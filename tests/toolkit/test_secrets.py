@@ -226,3 +226,28 @@ def test_a_pinned_version_older_than_the_newest_names_the_pin_to_bump(
     assert "runs" in pinned["title"] and "latest is 2" in pinned["title"]
     assert 'secret_versions.track-api-key: "2"' in pinned["next_step"]
     assert f"environments/{env}.yaml" in pinned["next_step"]
+
+
+def test_the_secrets_checked_follow_the_environments_delivery_api(
+    store: Store, endpoint: str, make_env: Callable[..., str], env_dir: Path
+) -> None:
+    """A pipelines environment uses the Pipelines key, not the Track credentials: the empty
+    secret of the API it does not use is no finding, the one it uses is."""
+    env = make_env(customerio={"region": "eu", "api": "pipelines"})
+    for logical in ("app-api-key", "webhook-signing-key"):
+        store.add(PROJECT, f"cio-{env}-{logical}", "v")
+    routes = {
+        f"/v2/projects/{PROJECT}/locations/europe-west1/services": lambda h: (200, {"services": []})
+    }
+    with http_server(routes) as (cloud_run, _):
+        result = run(
+            ["secrets", "--env", env, "--json"],
+            env={
+                "SECRETMANAGER_API_ENDPOINT": endpoint,
+                "CLOUDRUN_API_ENDPOINT": cloud_run,
+                "CIO_DOCTOR_ENV_DIR": str(env_dir),
+            },
+        )
+    checked = {s["secret"] for s in result.json["checks"][0]["data"]["secrets"]}
+    assert f"cio-{env}-pipelines-api-key" in checked
+    assert not {f"cio-{env}-site-id", f"cio-{env}-track-api-key"} & checked

@@ -62,6 +62,7 @@ class EnvFile:
     gcp_region: str = "europe-west1"
     prefix: str = "cio"
     cio_region: str = "us"
+    delivery_api: str = "track"  # customerio.api: where track and identify deliver
     request_budget_per_second: int = DEFAULT_BUDGET_PER_SECOND
     handlers: tuple[str, ...] = ()
     # the event topics the deployed handlers consume (their manifests' `topic:`)
@@ -129,6 +130,7 @@ def load_env_file(env: str) -> EnvFile:
             gcp_region=str(raw.get("region", "europe-west1")),
             prefix=str(raw.get("name_prefix", "cio")),
             cio_region=region,
+            delivery_api=str(cio.get("api", "track")),
             request_budget_per_second=int(
                 cio.get("request_budget_per_second", DEFAULT_BUDGET_PER_SECOND)
             ),

@@ -16,12 +16,25 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from cio_shared import contract
+
 from cio_doctor import google_rest
 from cio_doctor.config import EnvFile
 from cio_doctor.findings import CannotCheck, Check, Report, Severity, running_check
 from cio_doctor.gcloud import google_client, google_error
 
-LOGICAL_SECRETS = ("site-id", "track-api-key", "app-api-key", "webhook-signing-key")
+
+def logical_secrets(env: EnvFile) -> tuple[str, ...]:
+    """The contract's secrets this environment uses: the Track credentials or the Pipelines
+    key, by its `customerio.api` (the other API's secret exists but stays empty on purpose)."""
+    unused = (
+        set(contract.TRACK_CREDENTIALS.values())
+        if env.delivery_api == "pipelines"
+        else {contract.PIPELINES_SECRET}
+    )
+    return tuple(s for s in contract.SECRET_NAMES if s not in unused)
+
+
 CLOUD_RUN = "https://run.googleapis.com"
 ROLL_COMMAND = (
     "gcloud run services update {service} --region {region} "
@@ -124,7 +137,7 @@ def secret_states(env: EnvFile) -> dict[str, SecretState]:
 
     client = google_client(secret_manager_client, "Secret Manager")
     states: dict[str, SecretState] = {}
-    for logical in LOGICAL_SECRETS:
+    for logical in logical_secrets(env):
         secret_id = env.resource(logical)
         state = SecretState(secret_id)
         parent = f"projects/{env.project_id}/secrets/{secret_id}"
