@@ -35,32 +35,12 @@ class Monitoring(cdk.Construct):
         self.transactional = transactional
         prefix = env.resource_name("")
         self.services = f'resource.labels.service_name=monitoring.regex.full_match("{prefix}.*")'
-        self.decisions = cdk.LoggingMetric(
-            self,
+        self.decisions = self._field_count_metric(
             "decisions",
-            project=env.project_id,
-            name=env.resource_name(DECISIONS_METRIC),
-            description="Handler decisions (delivered, retry, dead_lettered, quarantined, ...)",
-            filter=(
-                'resource.type="cloud_run_revision" '
-                f'AND resource.labels.service_name=~"^{prefix}" '
-                "AND jsonPayload.decision:*"
-            ),
-            metric_descriptor={
-                "metric_kind": "DELTA",
-                "value_type": "INT64",
-                "unit": "1",
-                "labels": [
-                    cdk.logging_metric.LoggingMetricMetricDescriptorLabels(
-                        key=key, value_type="STRING"
-                    )
-                    for key in ("decision", "handler")
-                ],
-            },
-            label_extractors={
-                "decision": "EXTRACT(jsonPayload.decision)",
-                "handler": "EXTRACT(resource.labels.service_name)",
-            },
+            DECISIONS_METRIC,
+            "Handler decisions (delivered, retry, dead_lettered, quarantined, ...)",
+            "decision",
+            prefix,
         )
         if transactional:
             self._unknown_outcomes_metric(prefix)
@@ -139,17 +119,30 @@ class Monitoring(cdk.Construct):
         )
 
     def _unknown_outcomes_metric(self, prefix: str) -> None:
-        cdk.LoggingMetric(
-            self,
+        self._field_count_metric(
             "unknown-outcomes",
-            project=self.env.project_id,
-            name=self.env.resource_name(UNKNOWN_OUTCOMES_METRIC),
-            description="Transactional sends whose outcome was unknown, by what the handler "
+            UNKNOWN_OUTCOMES_METRIC,
+            "Transactional sends whose outcome was unknown, by what the handler "
             "did (recorded, resent, held)",
+            "unknown_outcome",
+            prefix,
+        )
+
+    def _field_count_metric(
+        self, id_: str, purpose: str, description: str, field: str, prefix: str
+    ) -> cdk.LoggingMetric:
+        """Counts the handlers' log lines that carry `jsonPayload.<field>`, by its value and
+        by handler."""
+        return cdk.LoggingMetric(
+            self,
+            id_,
+            project=self.env.project_id,
+            name=self.env.resource_name(purpose),
+            description=description,
             filter=(
                 'resource.type="cloud_run_revision" '
                 f'AND resource.labels.service_name=~"^{prefix}" '
-                "AND jsonPayload.unknown_outcome:*"
+                f"AND jsonPayload.{field}:*"
             ),
             metric_descriptor={
                 "metric_kind": "DELTA",
@@ -159,11 +152,11 @@ class Monitoring(cdk.Construct):
                     cdk.logging_metric.LoggingMetricMetricDescriptorLabels(
                         key=key, value_type="STRING"
                     )
-                    for key in ("unknown_outcome", "handler")
+                    for key in (field, "handler")
                 ],
             },
             label_extractors={
-                "unknown_outcome": "EXTRACT(jsonPayload.unknown_outcome)",
+                field: f"EXTRACT(jsonPayload.{field})",
                 "handler": "EXTRACT(resource.labels.service_name)",
             },
         )
