@@ -114,6 +114,19 @@ def test_p1_outage_with_a_revoked_key_and_dead_letters(
     assert "## Findings (most severe first)" in md and "## Next steps" in md
     assert "`http_401`" in md and "revoked-track-key-7" not in md
     assert all(c["started_at"] and c["finished_at"] for c in js["checks"])
+    # a rejected key is one finding, not a network finding saying the same thing again
+    rejected = [f for f in report["findings"] if "401" in f["title"]]
+    assert [f["code"] for f in rejected] == ["http_401"], rejected
+    assert "network probes got 401 too" in rejected[0]["detail"]
+    network = next(c for c in report["checks"] if c["name"].startswith("network: track"))
+    assert network["data"]["credentials_rejected"] == "401, reported once under credentials"
+    # next steps name the environment that was given, never a placeholder
+    texts = [*report["runbook_next_steps"], *(f["next_step"] for f in report["findings"])]
+    assert not [t for t in texts if "ENV" in t or "REASON" in t or "MESSAGE_ID" in t], texts
+    assert any(
+        f"cio-doctor dlq replay --env {env} --reason max_delivery_attempts" in t for t in texts
+    )
+    assert "--env ENV" not in md and f"--env {env}" in md
 
 
 def test_p3_without_env_says_what_it_could_not_check(
