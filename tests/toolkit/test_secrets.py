@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.toolkit.doctor import run
+from tests.toolkit.doctor import Result, run
 from tests.toolkit.local_servers import http_server
 from tests.toolkit.secret_manager_server import DISABLED, Store, secret_manager
 from tests.toolkit.simulator_fixture import APP_KEY, Sim
@@ -137,6 +137,18 @@ def _revision(env: str, handler: str, created: datetime, refs: dict[str, tuple[s
     return {"name": name, "latestReadyRevision": revision}, revision, body
 
 
+def run_secrets(env: str, endpoint: str, cloud_run: str, env_dir: Path) -> Result:
+    """`cio-doctor secrets --json` against the local Secret Manager and Cloud Run fake."""
+    return run(
+        ["secrets", "--env", env, "--json"],
+        env={
+            "SECRETMANAGER_API_ENDPOINT": endpoint,
+            "CLOUDRUN_API_ENDPOINT": cloud_run,
+            "CIO_DOCTOR_ENV_DIR": str(env_dir),
+        },
+    )
+
+
 def test_rotation_check_shows_versions_and_what_to_roll(
     store: Store, endpoint: str, make_env: Callable[..., str], env_dir: Path
 ) -> None:
@@ -166,14 +178,7 @@ def test_rotation_check_shows_versions_and_what_to_roll(
     for _, path, body in (track, identify, webhook):
         routes[f"/v2/{path}"] = lambda h, body=body: (200, body)
     with http_server(routes) as (cloud_run, _):
-        result = run(
-            ["secrets", "--env", env, "--json"],
-            env={
-                "SECRETMANAGER_API_ENDPOINT": endpoint,
-                "CLOUDRUN_API_ENDPOINT": cloud_run,
-                "CIO_DOCTOR_ENV_DIR": str(env_dir),
-            },
-        )
+        result = run_secrets(env, endpoint, cloud_run, env_dir)
     assert result.code == 1, result.stdout + result.stderr
     secrets = {s["secret"]: s for s in result.json["checks"][0]["data"]["secrets"]}
     assert secrets[key]["latest_enabled"] == "3"
@@ -209,14 +214,7 @@ def test_a_pinned_version_older_than_the_newest_names_the_pin_to_bump(
         f"/v2/{track[1]}": lambda h: (200, track[2]),
     }
     with http_server(routes) as (cloud_run, _):
-        result = run(
-            ["secrets", "--env", env, "--json"],
-            env={
-                "SECRETMANAGER_API_ENDPOINT": endpoint,
-                "CLOUDRUN_API_ENDPOINT": cloud_run,
-                "CIO_DOCTOR_ENV_DIR": str(env_dir),
-            },
-        )
+        result = run_secrets(env, endpoint, cloud_run, env_dir)
     rows = {
         (r["service"], r["variable"]): r for r in result.json["checks"][1]["data"]["references"]
     }
@@ -240,14 +238,7 @@ def test_the_secrets_checked_follow_the_environments_delivery_api(
         f"/v2/projects/{PROJECT}/locations/europe-west1/services": lambda h: (200, {"services": []})
     }
     with http_server(routes) as (cloud_run, _):
-        result = run(
-            ["secrets", "--env", env, "--json"],
-            env={
-                "SECRETMANAGER_API_ENDPOINT": endpoint,
-                "CLOUDRUN_API_ENDPOINT": cloud_run,
-                "CIO_DOCTOR_ENV_DIR": str(env_dir),
-            },
-        )
+        result = run_secrets(env, endpoint, cloud_run, env_dir)
     checked = {s["secret"] for s in result.json["checks"][0]["data"]["secrets"]}
     assert f"cio-{env}-pipelines-api-key" in checked
     assert not {f"cio-{env}-site-id", f"cio-{env}-track-api-key"} & checked
