@@ -6,6 +6,8 @@ shared library (tests/test_architecture.py allows nothing else), so a name is wr
 
 from __future__ import annotations
 
+import hashlib
+
 # --- Naming -------------------------------------------------------------------------------
 DEFAULT_PREFIX = "cio"
 DEAD_LETTER_SUFFIX = "dead-letter"
@@ -136,3 +138,30 @@ def delivery_secrets(secrets: dict[str, str], api: str) -> dict[str, str]:
 
 # --- Decisions: one per delivery, in every handler's log line (`jsonPayload.decision`) ------
 DECISIONS = ("delivered", "retry", "dead_lettered", "quarantined", "accepted", "rejected")
+
+# The delivery ledger: the handlers' decision log lines, routed by a Cloud Logging sink into the
+# dataset `<prefix>_<env>_ledger` (stacks/ledger.py). Cloud Run writes stdout JSON to the log
+# `run.googleapis.com/stdout`; the sink's partitioned table is named after it.
+LEDGER_PURPOSE = "ledger"
+LEDGER_TABLE = "run_googleapis_com_stdout"
+LEDGER_LINE_FIELDS = {  # jsonPayload field -> the one JSON type it always has (never null)
+    "event_id": "string",
+    "message_id": "string",
+    "action": "string",
+    "decision": "string",
+    "reason": "string",
+    "attempt": "number",
+    "cio_status": "number",
+    "latency_ms": "number",
+    "person_hash": "string",
+    "replay_of": "string",
+}
+
+
+def person_hash(kind: str, value: str) -> str:
+    """The ledger's person key: SHA-256 of `kind:value` (`id:42`, `email:a@b.c`, `cio_id:x`),
+    hex. Pseudonymous, not anonymous: erasure deletes ledger rows by it. Emails are lowercased
+    (Customer.io matches them case-insensitively); BigQuery computes the same with
+    `TO_HEX(SHA256(CONCAT(kind, ':', value)))`."""
+    normalized = value.strip().lower() if kind == "email" else value.strip()
+    return hashlib.sha256(f"{kind}:{normalized}".encode()).hexdigest()
