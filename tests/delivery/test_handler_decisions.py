@@ -206,3 +206,34 @@ def test_a_bug_in_the_sender_retries_instead_of_losing_the_message():
     handler.sender.send = explode
     _, status, log = run(handler, stream, push_body(json.dumps(event()).encode()))
     assert status == 503 and log["reason"] == "internal_error"
+
+
+@pytest.mark.parametrize(
+    ("outcome", "data", "attempt"),
+    [
+        (from_status(200), None, 2),
+        (from_status(429), None, None),
+        (from_status(400), None, 5),
+        (transport_error("timeout", "read timed out"), None, 1),
+        (None, "not base64 !", None),
+    ],
+    ids=["delivered", "retry", "dead_lettered", "transport_error", "envelope_invalid"],
+)
+def test_the_ledger_fields_keep_one_type_each_and_carry_no_personal_data(outcome, data, attempt):
+    """Cloud Logging's BigQuery export fixes a column's type from the first lines it sees: a
+    field that is sometimes null or a string and sometimes a number breaks the sink's writes."""
+    from cio_shared import contract
+
+    handler, stream = make(outcome)
+    message = event()
+    body = push_body(data if data is not None else json.dumps(message).encode(), attempt)
+    _, _, log = run(handler, stream, body)
+    json_types = {"string": str, "number": int | float}
+    for field, kind in contract.LEDGER_LINE_FIELDS.items():
+        if field in ("action", "person_hash") and data is not None:
+            continue  # an unreadable message has neither
+        value = log[field]
+        assert isinstance(value, json_types[kind]) and not isinstance(value, bool), (field, value)
+    if data is None:
+        assert log["person_hash"] == contract.person_hash("email", "Jane.Doe@example.com")
+    assert "jane.doe" not in stream.getvalue()

@@ -120,7 +120,10 @@ class DeliveryHandler:
                 outcome = prepared
             else:
                 event_id = prepared.message.event_id
-                log = log.bind(action=prepared.message.action)
+                log = log.bind(
+                    action=prepared.message.action,
+                    person_hash=prepared.message.person.ledger_hash(),
+                )
                 outcome = self.sender.send(prepared.operation)
         except EnvelopeError as exc:
             push = PushMessage(data=body)
@@ -131,15 +134,17 @@ class DeliveryHandler:
         log.log(
             _SEVERITY[decision],
             f"{self.handler}: {decision.value} ({outcome.reason})",
+            # the ledger's fields keep one JSON type each, never null (contract.LEDGER_LINE_FIELDS)
             decision=decision.value,
             reason=outcome.reason,
-            event_id=event_id,
-            cio_status=outcome.status,
+            event_id=event_id or "",
+            cio_status=outcome.status or 0,
             detail=outcome.detail,
             message_id=push.message_id if push else "",
-            attempt=push.delivery_attempt if push else None,
+            attempt=(push.delivery_attempt or 0) if push else 0,
             age_ms=push.age_ms() if push else None,
             latency_ms=round((self._clock() - started) * 1000, 1),
+            replay_of=push.attributes.get("cio_replay_of", "") if push else "",
             **extra,
         )
         return _answer(decision, outcome.reason), status

@@ -26,7 +26,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 from pydantic_core import PydanticCustomError
 
-from cio_shared.contract import EVENT_ACTIONS, PERSON_ACTIONS
+from cio_shared.contract import EVENT_ACTIONS, PERSON_ACTIONS, person_hash
 from cio_shared.messages.ids import ULID_PATTERN
 
 SCHEMA_VERSION = 1
@@ -96,6 +96,11 @@ class Person(BaseModel):
 
     def identifiers(self) -> dict[str, str]:
         return {k: v for k, v in self.model_dump().items() if v is not None}
+
+    def ledger_hash(self) -> str:
+        """The hashed id the delivery ledger carries instead of the identifier."""
+        kind, value = next(iter(self.identifiers().items()))
+        return person_hash(kind, value)
 
 
 class _Common(BaseModel):

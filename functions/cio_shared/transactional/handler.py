@@ -190,13 +190,14 @@ class TransactionalHandler:
         log.log(
             _SEVERITY[decision],
             f"{self.handler}: {decision} ({outcome.reason})",
+            # the ledger's fields keep one JSON type each, never null (contract.LEDGER_LINE_FIELDS)
             decision=decision,
             reason=outcome.reason,
-            event_id=event_id,
-            cio_status=outcome.status,
+            event_id=event_id or "",
+            cio_status=_status_number(outcome.status),
             detail=outcome.detail,
             message_id=push.message_id,
-            attempt=push.attempt,
+            attempt=push.attempt or 0,
             unknown_outcome_policy=self.settings.unknown_outcome,
             latency_ms=round((time.perf_counter() - started) * 1000, 1),
             **extra,
@@ -208,7 +209,9 @@ class TransactionalHandler:
         if isinstance(message, Outcome):
             return message, None
         doc_id = claim_document_id(claim_key(message))
-        extra.update(action=message.action, claim_id=doc_id)
+        extra.update(
+            action=message.action, claim_id=doc_id, person_hash=message.person.ledger_hash()
+        )
         about = {
             "event_id": message.event_id,
             "action": message.action,
@@ -321,3 +324,11 @@ def build_handler(
     return TransactionalHandler(
         handler=handler, topic=topic, settings=settings, client=AppClient(settings), claims=claims
     )
+
+
+def _status_number(status: object) -> int:
+    """Customer.io's status as the ledger's number (0: no answer); claims may hold it as text."""
+    try:
+        return int(str(status)) if status not in (None, "") else 0
+    except ValueError:
+        return 0
