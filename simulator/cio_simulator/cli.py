@@ -30,6 +30,12 @@ def _server_parser(parser: argparse.ArgumentParser) -> None:
         "--pipelines-api-key", default=env("CIO_PIPELINES_API_KEY", "sim-pipelines-api-key")
     )
     parser.add_argument("--region", choices=("us", "eu"), default=env("CIO_REGION", "us"))
+    parser.add_argument(
+        "--pipelines-key-region",
+        choices=("us", "eu"),
+        help="the region the Pipelines key belongs to (default --region); from another "
+        "region's host it is refused with a 401",
+    )
     parser.add_argument("--environment-id", type=int, default=1)
     parser.add_argument(
         "--rate-limit", type=float, help="Track API requests/s per workspace (token bucket)"
@@ -103,6 +109,7 @@ def build_config(args: argparse.Namespace) -> SimulatorConfig:
         app_api_key=args.app_api_key,
         pipelines_api_key=args.pipelines_api_key,
         region=args.region,
+        pipelines_key_region=args.pipelines_key_region,
         environment_id=args.environment_id,
         rate_limit=args.rate_limit,
         rate_burst=args.rate_burst,

@@ -148,6 +148,10 @@ class SimulatorConfig:
     app_api_key: str = "sim-app-api-key"
     pipelines_api_key: str = "sim-pipelines-api-key"
     region: str = "us"
+    # The region whose hosts know the Pipelines key (None: this simulator's). A simulator that
+    # plays the other region's host refuses the key with a 401, as a workspace's key is known
+    # only in its own region (pipelines_api.authenticate).
+    pipelines_key_region: str | None = None
     environment_id: int = 1
     rate_limit: float | None = None
     rate_burst: float | None = None
@@ -162,6 +166,8 @@ class SimulatorConfig:
     def __post_init__(self) -> None:
         if self.region not in ("us", "eu"):
             raise ConfigError(f"region {self.region!r} must be us or eu")
+        if self.pipelines_key_region not in (None, "us", "eu"):
+            raise ConfigError(f"pipelines_key_region {self.pipelines_key_region!r}: us or eu")
         if self.host not in ("127.0.0.1", "localhost", "::1"):
             raise ConfigError(f"host {self.host!r}: the simulator binds loopback addresses only")
         for name in ("rate_limit", "app_rate_limit", "pipelines_rate_limit"):

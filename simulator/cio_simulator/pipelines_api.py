@@ -2,7 +2,10 @@
 
 As pipelines-api.openapi.json documents it:
 
-- Basic auth with the API key as user and a blank password.
+- Basic auth with the API key as user and a blank password. A key belongs to a workspace, and
+  a workspace to one region: the other region's host does not know it and answers 401 (the
+  simulator's `pipelines_key_region`; Customer.io's Track API page says requests to the wrong
+  region's host fail, https://docs.customer.io/integrations/api/track/).
 - `X-Strict-Mode: 1` answers 400 (invalid, oversize) and 401 (wrong key). Without it the API is
   permissive: it answers 200 and does not process what it refused (the outcome in the request
   log says `unprocessed_<why>`), which is what the strict header exists to avoid.
@@ -23,7 +26,7 @@ import json
 import uuid
 from typing import Any
 
-from cio_simulator import validation
+from cio_simulator import auth, validation
 from cio_simulator.config import SimulatorConfig
 from cio_simulator.http import ApiError, Request, Response, Router
 from cio_simulator.people import Ref
@@ -47,6 +50,19 @@ def refusal(request: Request, status: int, message: str, outcome: str) -> ApiErr
     if strict(request):
         return ApiError(status, {"meta": {"errors": [message]}}, message, outcome=outcome)
     return ApiError(200, {}, message, outcome=f"unprocessed_{outcome}")
+
+
+def authenticate(request: Request, config: SimulatorConfig) -> None:
+    """The key as Basic user (blank password), known only in the region it belongs to."""
+    try:
+        auth.check_basic(request.headers.get("Authorization"), config.pipelines_api_key, "")
+    except ApiError as error:
+        raise refusal(request, 401, "Unauthorized: " + str(error), "unauthorized") from None
+    home = config.pipelines_key_region or config.region
+    if home != config.region:
+        raise refusal(
+            request, 401, f"Unauthorized: key unknown in the {config.region} region", "unauthorized"
+        )
 
 
 class PipelinesApi:

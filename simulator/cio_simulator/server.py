@@ -25,7 +25,7 @@ from cio_simulator.config import SimulatorConfig
 from cio_simulator.faults import FaultDecision, FaultInjector
 from cio_simulator.http import ApiError, Handler, Request, Response, Router
 from cio_simulator.pipelines_api import PATHS as PIPELINES_PATHS
-from cio_simulator.pipelines_api import PipelinesApi, refusal
+from cio_simulator.pipelines_api import PipelinesApi, authenticate
 from cio_simulator.ratelimit import TokenBucket, retry_after_header
 from cio_simulator.recorder import Recorder
 from cio_simulator.reference import reference_dir
@@ -282,10 +282,7 @@ class Simulator:
             auth.check_basic(header, self.config.site_id, self.config.track_api_key)
             return "track"
         if request.path in PIPELINES_PATHS:
-            try:
-                auth.check_basic(header, self.config.pipelines_api_key, "")
-            except ApiError as error:
-                raise refusal(request, 401, "Unauthorized: " + str(error), "unauthorized") from None
+            authenticate(request, self.config)
             return "pipelines"
         if request.path in PUBLIC_APP_PATHS:
             return "app"

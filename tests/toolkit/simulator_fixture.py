@@ -32,6 +32,9 @@ class Sim:
     def reset(self) -> None:
         requests.post(f"{self.url}/_admin/reset", timeout=5).raise_for_status()
 
+    def state(self) -> dict[str, Any]:
+        return dict(requests.get(f"{self.url}/_admin/state", timeout=5).json())
+
     def requests_seen(self) -> list[dict[str, Any]]:
         return requests.get(f"{self.url}/_admin/requests", timeout=5).json()["requests"]
 
@@ -47,7 +50,8 @@ class Sim:
         }
 
 
-def simulator_process(log: Path) -> Iterator[Sim]:
+def simulator_process(log: Path, *extra: str) -> Iterator[Sim]:
+    """`extra`: more command-line options (e.g. `--region eu`)."""
     port = free_port()
     argv = [
         str(Path(sys.executable).parent / "cio-simulator"),
@@ -61,6 +65,7 @@ def simulator_process(log: Path) -> Iterator[Sim]:
         TRACK_KEY,
         "--timeout-hold",
         "3s",
+        *extra,
     ]
     with running(argv, port, log_path=log):
         yield Sim(f"http://127.0.0.1:{port}")

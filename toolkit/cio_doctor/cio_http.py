@@ -1,4 +1,4 @@
-"""A small debug client for Customer.io's Track and App APIs.
+"""A small debug client for Customer.io's Track, App and Pipelines APIs.
 
 Every call returns a `Call` (never raises for HTTP errors): the request with credentials
 redacted, status, latency, Customer.io's error text and request id. With a trace file,
@@ -114,7 +114,7 @@ def _redact_headers(headers: dict[str, str]) -> dict[str, str]:
 
 
 class CioClient:
-    """Calls one API (`track` with Basic auth, `app` with a bearer key)."""
+    """Calls one API (`track` and `pipelines` with Basic auth, `app` with a bearer key)."""
 
     def __init__(
         self,
@@ -124,8 +124,11 @@ class CioClient:
         timeout: float = 10.0,
         trace: Trace | None = None,
         session: requests.Session | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
+        """`headers`: sent with every request and shown in its record (e.g. X-Strict-Mode)."""
         self.api = api
+        self.headers = dict(headers or {})
         self.base_url = base_url.rstrip("/")
         self._auth = auth_header
         self.timeout = timeout
@@ -141,7 +144,7 @@ class CioClient:
         body: Any = None,
     ) -> Call:
         url = f"{self.base_url}/{path.lstrip('/')}"
-        headers = {"Authorization": self._auth, "Accept": "application/json"}
+        headers = {"Authorization": self._auth, "Accept": "application/json", **self.headers}
         if body is not None:
             headers["Content-Type"] = "application/json"
         prepared = requests.Request(method.upper(), url, headers=headers, params=params).prepare()

@@ -23,8 +23,8 @@ from cio_doctor.findings import CannotCheck, Report
 
 @app.command("api")
 def api_cmd(
-    target: Annotated[str, typer.Argument(help="probe | track | app")],
-    method: Annotated[str, typer.Argument(help="HTTP method (track/app).")] = "GET",
+    target: Annotated[str, typer.Argument(help="probe | track | app | pipelines")],
+    method: Annotated[str, typer.Argument(help="HTTP method (track/app/pipelines).")] = "GET",
     path: Annotated[str | None, typer.Argument(help="Path, e.g. /v1/campaigns/3.")] = None,
     param: Annotated[
         list[str] | None, typer.Option("--param", "-p", help="Query parameter key=value.")
@@ -39,31 +39,35 @@ def api_cmd(
     timeout: TimeoutOpt = 10.0,
     as_json: JsonOpt = False,
 ) -> None:
-    """Make one Track or App API call (or `probe`: a harmless GET on each) and show it all.
+    """Make one Track, App or Pipelines API call (or `probe`) and show it all.
 
-    Shows the request with credentials redacted, status, latency, Customer.io's error and
-    request id. Read-only unless --write.
+    `probe`: a harmless call on each API the environment uses (customerio.api): the Track API's
+    region, or the Pipelines key in strict mode (a key from the other region or workspace is
+    named), and the App API. Shows the request with credentials redacted, status, latency,
+    Customer.io's error and request id. Read-only unless --write (Pipelines calls are POSTs,
+    always strict mode).
     """
     from cio_doctor import api
     from cio_doctor.cio_http import app_client, track_client
+
+    factories = {"track": track_client, "app": app_client, "pipelines": api.pipelines_client}
 
     def build() -> Report:
         settings = load_settings(env, region, timeout)
         recorder = trace_file(trace)
         if target == "probe":
             return api.probe(settings, recorder)
-        if target not in ("track", "app"):
-            raise CannotCheck(f"target must be probe, track or app, not {target!r}")
+        if target not in factories:
+            raise CannotCheck(f"target must be probe, track, app or pipelines, not {target!r}")
         if not path:
             raise CannotCheck(f"give a path: cio-doctor api {target} GET /path")
         verb = method.upper()
         if verb != "GET" and not write:
             raise CannotCheck(f"{verb} changes data in Customer.io: add --write if you mean it")
-        factory = track_client if target == "track" else app_client
         body = api.parse_body(data)
         params = api.parse_params(param or [])
         return api.run_calls(
-            {target: factory(settings, recorder)}, [(target, verb, path, params, body)]
+            {target: factories[target](settings, recorder)}, [(target, verb, path, params, body)]
         )
 
     finish(build, as_json, "calling Customer.io")

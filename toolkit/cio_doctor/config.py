@@ -27,6 +27,7 @@ SECRET_ENV = {
     "track-api-key": "CIO_TRACK_API_KEY",
     "app-api-key": "CIO_APP_API_KEY",
     "webhook-signing-key": "CIO_WEBHOOK_SIGNING_KEY",
+    "pipelines-api-key": "CIO_PIPELINES_API_KEY",
 }
 DEFAULT_BUDGET_PER_SECOND = 100
 _ENV_NAME = re.compile(r"^[a-z][a-z0-9]{1,11}$")
