@@ -20,6 +20,7 @@ from cio_shared.delivery.pipelines import (
     iso_timestamp,
     to_call,
 )
+from cio_shared.delivery.pipelines_guard import GuardedSender
 from cio_shared.delivery.senders import PipelinesBatchSender, build_sender
 from cio_shared.messages import build_message, new_event_id
 from cio_simulator import Simulator, SimulatorConfig
@@ -147,7 +148,9 @@ def test_a_bad_call_in_a_batch_is_found_one_by_one_and_device_calls_go_alone(
     sim: Simulator,
 ) -> None:
     settings = Settings.from_env(env(sim.url))
-    sender = build_sender(settings, PipelinesClient(settings))
+    guarded = build_sender(settings, PipelinesClient(settings))
+    assert isinstance(guarded, GuardedSender) and guarded.ledger is None  # no Firestore database
+    sender = guarded.inner
     assert isinstance(sender, PipelinesBatchSender)
     calls = [encode_call(message("event", name=f"e{i}", attributes={})) for i in range(3)]
     outcomes = sender._send_batch([*calls, b'{"type":"track","userId":"42"}'])  # type: ignore[list-item]

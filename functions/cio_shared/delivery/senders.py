@@ -13,6 +13,7 @@ from cio_shared.delivery.batching import Coalescer
 from cio_shared.delivery.decisions import Outcome, from_status, permanent, retry, transport_error
 from cio_shared.delivery.pipelines import MAX_BATCH_BYTES as PIPELINES_BATCH_BYTES
 from cio_shared.delivery.pipelines import PipelinesClient, has_context
+from cio_shared.delivery.pipelines_guard import GuardedSender, ledger_for
 from cio_shared.delivery.rate_limit import TokenBucket
 from cio_shared.delivery.settings import Settings
 from cio_shared.delivery.track_client import TrackClient, TransportError
@@ -113,15 +114,20 @@ class PipelinesBatchSender(BatchSender):
         return self.coalescer.submit(operation)
 
 
-def build_sender(settings: Settings, client: TrackClient) -> SingleSender | BatchSender:
+def build_sender(settings: Settings, client: TrackClient) -> Sender:
     """The instance's sender for its client: Track API (`TrackClient`) or Pipelines API
-    (`PipelinesClient`), per event or batched, sharing one token bucket."""
+    (`PipelinesClient`, behind its guards: pipelines_guard), per event or batched, sharing
+    one token bucket."""
     bucket = TokenBucket(settings.rate_limit_per_second, adaptive=settings.rate_limit_adaptive)
     single = SingleSender(client, bucket, settings.rate_limit_max_wait_ms / 1000)
-    if not settings.batch_enabled:
-        return single
-    batch = PipelinesBatchSender if isinstance(client, PipelinesClient) else BatchSender
-    return batch(single, settings.batch_max_items, settings.batch_max_wait_ms / 1000)
+    pipelines = isinstance(client, PipelinesClient)
+    sender: Sender = single
+    if settings.batch_enabled:
+        batch = PipelinesBatchSender if pipelines else BatchSender
+        sender = batch(single, settings.batch_max_items, settings.batch_max_wait_ms / 1000)
+    if not pipelines:
+        return sender
+    return GuardedSender(sender, ledger_for(settings), settings.unknown_outcome)
 
 
 def _throttled(max_wait: float) -> Outcome:

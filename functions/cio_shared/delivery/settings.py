@@ -17,6 +17,9 @@ from cio_shared.contract import PIPELINES_URLS, TRACK_URLS
 
 __all__ = ["PIPELINES_URLS", "TRACK_URLS", "Settings", "SettingsError"]
 
+UNKNOWN_OUTCOME = "CIO_PIPELINES_UNKNOWN_OUTCOME"
+DEFAULT_CLAIM_TTL_SECONDS = 45 * 24 * 3600  # as the transactional claims' default
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -45,6 +48,11 @@ class Settings:
     delivery_api: str = "track"
     pipelines_api_key: str = field(default="", repr=False)
     pipelines_url: str = ""
+    # the Pipelines path's guards (pipelines_guard): Firestore database ("" = no ledger),
+    # record lifetime, and what an unknown outcome does (retry | hold)
+    firestore_database: str = ""
+    claim_ttl_seconds: int = DEFAULT_CLAIM_TTL_SECONDS
+    unknown_outcome: str = "retry"
 
     @property
     def connect_timeout(self) -> float:
@@ -84,8 +92,23 @@ class Settings:
             delivery_api=api,
             pipelines_api_key="" if track else reader.required(contract.PIPELINES_KEY_VARIABLE),
             pipelines_url="" if track else _base_url(reader, "CIO_PIPELINES_URL", PIPELINES_URLS),
+            firestore_database="" if track else reader.optional(contract.FIRESTORE_DATABASE) or "",
+            claim_ttl_seconds=int(
+                reader.number(contract.CLAIM_TTL, DEFAULT_CLAIM_TTL_SECONDS, minimum=60)
+            ),
+            unknown_outcome=_unknown_outcome(reader),
         )
         return settings
+
+
+def _unknown_outcome(reader: EnvReader) -> str:
+    policy = (reader.optional(UNKNOWN_OUTCOME) or "retry").strip().lower()
+    if policy not in contract.UNKNOWN_OUTCOME_POLICIES:
+        raise SettingsError(
+            f"{UNKNOWN_OUTCOME} must be one of {list(contract.UNKNOWN_OUTCOME_POLICIES)} "
+            f"(got {policy!r})"
+        )
+    return policy
 
 
 def _optional_topic(project: str, value: str | None) -> str:
