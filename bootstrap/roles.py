@@ -75,6 +75,8 @@ RESOURCE_ROLES: dict[str, Access] = {
         "roles/bigquery.dataOwner", "roles/bigquery.metadataViewer"
     ),
     "google_logging_metric": Access("roles/logging.configWriter", "roles/logging.viewer"),
+    # the delivery ledger's log sink (stacks/ledger.py)
+    "google_logging_project_sink": Access("roles/logging.configWriter", "roles/logging.viewer"),
     "google_monitoring_alert_policy": Access(
         "roles/monitoring.alertPolicyEditor", "roles/monitoring.viewer"
     ),
@@ -112,8 +114,10 @@ WHY = {
     "(run.services.setIamPolicy is only in run.admin)",
     "roles/storage.admin": "the function source bucket, its objects and bucket IAM; the "
     "state objects and their lock",
-    "roles/bigquery.dataOwner": "the analytics dataset, table, views and dataset IAM",
-    "roles/logging.configWriter": "log-based metrics on the handlers' decisions",
+    "roles/bigquery.dataOwner": "the analytics and ledger datasets, tables, views and dataset "
+    "IAM (the ledger sink's writer identity)",
+    "roles/logging.configWriter": "log-based metrics on the handlers' decisions and the "
+    "delivery ledger's log sink",
     "roles/monitoring.alertPolicyEditor": "alert policies",
     "roles/monitoring.dashboardEditor": "the dashboard",
     "roles/resourcemanager.projectIamAdmin": "project-level grants for the handlers' accounts, "
@@ -131,7 +135,7 @@ WHY = {
     "roles/storage.bucketViewer": "refresh buckets",
     "roles/storage.objectViewer": "refresh the function source objects",
     "roles/bigquery.metadataViewer": "refresh dataset and table metadata (no table data)",
-    "roles/logging.viewer": "refresh log-based metrics",
+    "roles/logging.viewer": "refresh log-based metrics and the ledger sink",
     "roles/monitoring.viewer": "refresh alert policies and dashboards",
 }
 

@@ -54,13 +54,19 @@ class Analytics(cdk.Construct):
             "bigquery", locations.kms_location_for_bigquery(env.bigquery.location)
         )
         cmek = {"kms_key_name": key} if key else None
-        self.dataset = self._dataset(
+        self.cmek = cmek
+        self.views: dict[str, cdk.BigqueryTable] = {}
+        self.dataset = bigquery_dataset(
+            self,
+            env,
             "dataset",
             "analytics",
             "Customer.io reporting webhook events (personal data: raw_readers only)",
             cmek,
         )
-        self.reporting = self._dataset(
+        self.reporting = bigquery_dataset(
+            self,
+            env,
             "reporting-dataset",
             "reporting",
             "Views of the webhook events without personal data (analytics readers)",
@@ -134,47 +140,84 @@ class Analytics(cdk.Construct):
         )
         bus.grant_agent_subscriber(self, self.subscription)
 
-    def _dataset(
-        self, id_: str, purpose: str, description: str, cmek: dict[str, str] | None
-    ) -> cdk.BigqueryDataset:
-        env = self.env
-        return cdk.BigqueryDataset(
-            self,
-            id_,
-            project=env.project_id,
-            dataset_id=env.dataset_name(purpose),
-            location=env.bigquery.location,
-            description=description,
-            delete_contents_on_destroy=not env.protected,
-            default_encryption_configuration=cmek,
-            labels={"component": "analytics"},
-            lifecycle=lifecycle(env),
-        )
-
     def _view(self, name: str, sql: str, dataset: cdk.BigqueryDataset) -> cdk.BigqueryTable:
-        env = self.env
         query = Template(sql).substitute(
-            project=env.project_id, dataset=env.dataset_name("analytics")
+            project=self.env.project_id, dataset=self.env.dataset_name("analytics")
         )
-        return cdk.BigqueryTable(
-            self,
-            f"view-{name}",
-            project=env.project_id,
-            dataset_id=dataset.dataset_id,
-            table_id=name,
-            view={"query": query, "use_legacy_sql": False},
-            deletion_protection=env.protected,
-            labels={"component": "analytics"},
-            depends_on=[self.table],
-        )
+        view = bigquery_view(self, self.env, name, dataset, query, [self.table])
+        self.views[name] = view
+        return view
 
     def _readers(self, id_: str, dataset: cdk.BigqueryDataset, readers: list[str]) -> None:
-        for index, reader in enumerate(readers):
-            cdk.BigqueryDatasetIamMember(
-                self,
-                f"{id_}-{index}",
-                project=self.env.project_id,
-                dataset_id=dataset.dataset_id,
-                role="roles/bigquery.dataViewer",
-                member=reader,
-            )
+        dataset_readers(self, self.env, id_, dataset, readers)
+
+
+# Deleted rows stay recoverable through time travel for this long, then 7 days of fail-safe:
+# 48 hours is BigQuery's minimum (cloud.google.com/bigquery/docs/time-travel), so an erasure
+# (cio-doctor erase) leaves the shortest residual window BigQuery allows.
+TIME_TRAVEL_HOURS = "48"
+
+
+def bigquery_dataset(
+    scope: cdk.Construct,
+    env: Environment,
+    id_: str,
+    purpose: str,
+    description: str,
+    cmek: dict[str, str] | None,
+    **settings: object,
+) -> cdk.BigqueryDataset:
+    """A dataset `cio_<env>_<purpose>` in the environment's BigQuery location."""
+    return cdk.BigqueryDataset(
+        scope,
+        id_,
+        project=env.project_id,
+        dataset_id=env.dataset_name(purpose),
+        location=env.bigquery.location,
+        description=description,
+        delete_contents_on_destroy=not env.protected,
+        default_encryption_configuration=cmek,
+        max_time_travel_hours=TIME_TRAVEL_HOURS,
+        labels={"component": "analytics"},
+        lifecycle=lifecycle(env),
+        **settings,
+    )
+
+
+def bigquery_view(
+    scope: cdk.Construct,
+    env: Environment,
+    name: str,
+    dataset: cdk.BigqueryDataset,
+    query: str,
+    depends_on: list[cdk.TerraformElement],
+) -> cdk.BigqueryTable:
+    return cdk.BigqueryTable(
+        scope,
+        f"view-{name}",
+        project=env.project_id,
+        dataset_id=dataset.dataset_id,
+        table_id=name,
+        view={"query": query, "use_legacy_sql": False},
+        deletion_protection=env.protected,
+        labels={"component": "analytics"},
+        depends_on=depends_on,
+    )
+
+
+def dataset_readers(
+    scope: cdk.Construct,
+    env: Environment,
+    id_: str,
+    dataset: cdk.BigqueryDataset,
+    readers: list[str],
+) -> None:
+    for index, reader in enumerate(readers):
+        cdk.BigqueryDatasetIamMember(
+            scope,
+            f"{id_}-{index}",
+            project=env.project_id,
+            dataset_id=dataset.dataset_id,
+            role="roles/bigquery.dataViewer",
+            member=reader,
+        )

@@ -151,6 +151,7 @@ if TYPE_CHECKING or TOOLCHAIN is toolchain.CDKTF:
     from cdktf_cdktf_provider_google.firestore_database import FirestoreDatabase
     from cdktf_cdktf_provider_google.firestore_field import FirestoreField
     from cdktf_cdktf_provider_google.logging_metric import LoggingMetric
+    from cdktf_cdktf_provider_google.logging_project_sink import LoggingProjectSink
     from cdktf_cdktf_provider_google.monitoring_alert_policy import MonitoringAlertPolicy
     from cdktf_cdktf_provider_google.monitoring_dashboard import MonitoringDashboard
     from cdktf_cdktf_provider_google.project_iam_member import ProjectIamMember
@@ -210,6 +211,7 @@ else:  # CDK Terrain: the same names from the renamed packages (docs/cdktn.md)
     from cdktn_provider_google.firestore_database import FirestoreDatabase
     from cdktn_provider_google.firestore_field import FirestoreField
     from cdktn_provider_google.logging_metric import LoggingMetric
+    from cdktn_provider_google.logging_project_sink import LoggingProjectSink
     from cdktn_provider_google.monitoring_alert_policy import MonitoringAlertPolicy
     from cdktn_provider_google.monitoring_dashboard import MonitoringDashboard
     from cdktn_provider_google.project_iam_member import ProjectIamMember
@@ -258,6 +260,7 @@ __all__ = [
     "IConstruct",
     "LocalBackend",
     "LoggingMetric",
+    "LoggingProjectSink",
     "MonitoringAlertPolicy",
     "MonitoringDashboard",
     "ProjectIamMember",

@@ -142,6 +142,12 @@ class BigQuerySettings(Strict):
         description="Days a partition of webhook_events is kept (None: forever).",
     )
     partitioning: Literal["DAY", "HOUR", "MONTH"] = "DAY"
+    ledger_retention_days: Annotated[int, Field(ge=1, le=3650)] = Field(
+        default=30,
+        description="Days the delivery ledger (the handlers' decision lines, routed by a log "
+        "sink into cio_<env>_ledger) keeps a partition: the ledger dataset's default partition "
+        "expiration, so it also covers tables the sink creates itself.",
+    )
     readers: list[Annotated[str, Field(pattern=PRINCIPAL)]] = Field(
         default_factory=list,
         description="Read the reporting views (no personal data) in cio_<env>_reporting.",

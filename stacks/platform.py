@@ -12,6 +12,7 @@ from stacks.claims import Claims
 from stacks.config import Environment
 from stacks.event_bus import EventBus
 from stacks.handlers import Handlers
+from stacks.ledger import Ledger
 from stacks.manifests import HandlerManifest
 from stacks.monitoring import Monitoring
 from stacks.secrets import Secrets
@@ -57,6 +58,7 @@ class PlatformStack(cdk.TerraformStack):
         self.claims = Claims(self, env) if any(m.firestore for m in manifests) else None
         public_invokers: set[str] = set()
         delivery: list[cdk.PubsubSubscription] = []
+        ledger_services: list[str] = []
         if env.deploy_handlers:
             handlers = Handlers(
                 self,
@@ -70,9 +72,11 @@ class PlatformStack(cdk.TerraformStack):
             )
             public_invokers = handlers.public_invokers
             delivery += handlers.push_subscriptions.values()
+            ledger_services = [env.resource_name(name) for name in handlers.push_subscriptions]
             self._handler_outputs(handlers)
         analytics = Analytics(self, env, bus, tree.analytics_dir)
         delivery.append(analytics.subscription)
+        Ledger(self, env, analytics, tree.analytics_dir, ledger_services)
         Monitoring(
             self, env, [str(s.name_input) for s in delivery], transactional=self.claims is not None
         )

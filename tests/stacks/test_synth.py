@@ -281,8 +281,11 @@ def test_analytics_table_and_subscription(template: Template, env_name: str) -> 
         == f"{env.project_id}.cio_{env_name}_analytics.webhook_events"
     )
     assert "webhook-events-dead-letter" in sub["dead_letter_policy"]["dead_letter_topic"]
-    editor = template.one("google_bigquery_dataset_iam_member", role="roles/bigquery.dataEditor")
-    assert editor["member"].endswith("@gcp-sa-pubsub.iam.gserviceaccount.com")
+    editors = template.find("google_bigquery_dataset_iam_member", role="roles/bigquery.dataEditor")
+    agent = [e for e in editors if e["member"].endswith("@gcp-sa-pubsub.iam.gserviceaccount.com")]
+    assert len(agent) == 1 and "analytics_dataset" in agent[0]["dataset_id"]
+    # the only other editor is the ledger sink's writer, on the ledger dataset (test_ledger.py)
+    assert all("ledger_dataset" in e["dataset_id"] for e in editors if e not in agent)
     readers = template.find("google_bigquery_dataset_iam_member", role="roles/bigquery.dataViewer")
     by_dataset: dict[str, list[str]] = {}
     for reader in readers:
@@ -290,7 +293,7 @@ def test_analytics_table_and_subscription(template: Template, env_name: str) -> 
             continue  # the smoke check's event row (tests/cicd/test_smoke_identity.py)
         by_dataset.setdefault(reader["dataset_id"].split(".")[1], []).append(reader["member"])
     # the named readers see the reporting views only; raw (personal) data is raw_readers'
-    raw = [m for d, ms in by_dataset.items() if "_dataset_" in d for m in ms]
+    raw = [m for d, ms in by_dataset.items() if "analytics_dataset_" in d for m in ms]
     reporting = [m for d, ms in by_dataset.items() if "reporting-dataset" in d for m in ms]
     assert sorted(reporting) == sorted(env.bigquery.readers)
     assert sorted(raw) == sorted(env.bigquery.raw_readers)
