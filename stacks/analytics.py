@@ -165,7 +165,7 @@ def bigquery_dataset(
     purpose: str,
     description: str,
     cmek: dict[str, str] | None,
-    **settings: object,
+    default_partition_expiration_ms: int | None = None,
 ) -> cdk.BigqueryDataset:
     """A dataset `cio_<env>_<purpose>` in the environment's BigQuery location."""
     return cdk.BigqueryDataset(
@@ -180,7 +180,7 @@ def bigquery_dataset(
         max_time_travel_hours=TIME_TRAVEL_HOURS,
         labels={"component": "analytics"},
         lifecycle=lifecycle(env),
-        **settings,
+        default_partition_expiration_ms=default_partition_expiration_ms,
     )
 
 
