@@ -11,6 +11,13 @@ events/s, the ratio, p50/p99 delivery latency (first push to delivered, retries 
 Track API requests per event and handler CPU per delivered event (its process tree, from
 /proc; it includes the work on deliveries answered `retry` by the local rate limit).
 
+Scenario `apis`: the Track API and the Pipelines API side by side, batching on, under the same
+request budget (the simulator limits each API to it, the handler's budget is the same), one run;
+then the Pipelines path behind its Firestore guard (pipelines_guard: a read before, a write after
+each delivery) against Google's Firestore emulator when it is installed. Printed per API:
+events/s, requests per event, CPU per event (the handler's process tree; the emulator's CPU is
+not counted), and the ratios to the Track API.
+
 Scenario `throttled`: Customer.io throttling below the budget. The simulator's limit is half of
 the handler's configured budget; one request per event (so the Track API limit is what binds),
 with CIO_RATE_LIMIT_ADAPTIVE off (a fixed rate: today) and on. Printed: 429s per delivered event
@@ -20,7 +27,7 @@ The load generator is asyncio on raw keep-alive connections with envelopes built
 clock starts, so that on a 2-core machine the client takes as little CPU as it can from the
 handler it measures.
 
-    .venv/bin/python bench/bench_delivery.py [--scenario all|batching|throttled] [--seconds 10]
+    .venv/bin/python bench/bench_delivery.py [--scenario all|batching|throttled|apis] [--seconds 10]
         [--throttled-seconds 30] [--budget 50] [--latency-ms 50] [--concurrency 128]
 """
 
@@ -225,7 +232,9 @@ def run_mode(
     adaptive: bool = True,
     seconds: float | None = None,
     prepared: int = 20_000,
+    api_env: dict[str, str] | None = None,
 ) -> Result:
+    """`api_env`: variables for the Pipelines API (`pipelines_env`); the Track API without."""
     seconds = args.seconds if seconds is None else seconds
     port = free_port()
     env = {
@@ -240,6 +249,7 @@ def run_mode(
         "CIO_BATCH_MAX_WAIT_MS": str(args.batch_wait_ms),
         "CIO_BATCH_MAX_ITEMS": "100",
         "THREADS": str(args.concurrency),
+        **(api_env or {}),
     }
     argv = [
         sys.executable, "-m", "functions_framework", f"--source={FUNCTIONS / 'track' / 'main.py'}",
@@ -262,11 +272,66 @@ def run_mode(
 
 
 def simulator(port: int, args: argparse.Namespace, limit: float) -> list[str]:
+    """Both APIs with the same request budget: `limit` requests/s each."""
     return [
         str(Path(sys.executable).parent / "cio-simulator"), "--port", str(port),
-        "--site-id", SITE_ID, "--track-api-key", API_KEY,
-        "--rate-limit", f"{limit:g}", "--latency-ms", str(args.latency_ms),
+        "--site-id", SITE_ID, "--track-api-key", API_KEY, "--pipelines-api-key", API_KEY,
+        "--rate-limit", f"{limit:g}", "--pipelines-rate-limit", f"{limit:g}",
+        "--latency-ms", str(args.latency_ms),
     ]  # fmt: skip
+
+
+def pipelines_env(sim_url: str, database: str = "") -> dict[str, str]:
+    """The handler on the Pipelines API; with `database`, behind its Firestore guard."""
+    env = {
+        "CIO_DELIVERY_API": "pipelines",
+        "CIO_PIPELINES_API_KEY": API_KEY,
+        "CIO_PIPELINES_URL": sim_url,
+    }
+    if database:
+        env["CIO_FIRESTORE_DATABASE"] = database
+        env["FIRESTORE_EMULATOR_HOST"] = os.environ["FIRESTORE_EMULATOR_HOST"]
+        env["GOOGLE_CLOUD_PROJECT"] = "bench"
+    return env
+
+
+def apis_scenario(args: argparse.Namespace) -> None:
+    """Track API vs Pipelines API, batching on, under the same request budget, in one run; and
+    the Pipelines path behind its Firestore guard when the emulator is installed."""
+    from tests.support.firestore import firestore_available, firestore_emulator
+
+    sim_port = free_port()
+    with running(simulator(sim_port, args, args.budget), sim_port):
+        sim_url = f"http://127.0.0.1:{sim_port}"
+        results = [
+            run_mode("track", sim_url, args, batching=True),
+            run_mode("pipelines", sim_url, args, batching=True, api_env=pipelines_env(sim_url)),
+        ]
+        if firestore_available():
+            with firestore_emulator() as host:
+                os.environ["FIRESTORE_EMULATOR_HOST"] = host
+                guarded = pipelines_env(sim_url, database=f"bench-{time.time_ns()}")
+                results.append(
+                    run_mode("pipelines+fs", sim_url, args, batching=True, api_env=guarded)
+                )
+    print(
+        f"APIs: budget {args.budget:g} requests/s on each API, simulator latency "
+        f"{args.latency_ms:g} ms, batching on, {args.concurrency} concurrent deliveries, "
+        f"{args.seconds:g} s per mode"
+    )
+    for result in results:
+        print(result.line())
+    track = results[0]
+    for other in results[1:]:
+        print(
+            f"ratio {other.mode} / track: events/s {other.per_second / track.per_second:.2f}x, "
+            f"requests/event {_per_event(other) / max(_per_event(track), 1e-9):.2f}x, "
+            f"CPU/event {other.cpu_ms_per_event / track.cpu_ms_per_event:.2f}x"
+        )
+
+
+def _per_event(result: Result) -> float:
+    return result.requests / max(1, result.delivered)
 
 
 def batching_scenario(args: argparse.Namespace) -> None:
@@ -294,15 +359,15 @@ def throttled_scenario(args: argparse.Namespace) -> None:
     results = []
     with running(simulator(sim_port, args, limit), sim_port):
         sim_url = f"http://127.0.0.1:{sim_port}"
-        for adaptive in (False, True):
-            name = "adaptive" if adaptive else "fixed"
+        for adapts in (False, True):
+            name = "adaptive" if adapts else "fixed"
             results.append(
                 run_mode(
                     name,
                     sim_url,
                     args,
                     batching=False,
-                    adaptive=adaptive,
+                    adaptive=adapts,
                     seconds=args.throttled_seconds,
                     prepared=4_000,
                 )
@@ -335,7 +400,10 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--scenario", choices=("all", "batching", "throttled"), default="all", help="what to run"
+        "--scenario",
+        choices=("all", "batching", "throttled", "apis"),
+        default="all",
+        help="what to run",
     )
     parser.add_argument("--seconds", type=float, default=10.0, help="measured wall time per mode")
     parser.add_argument(
@@ -354,6 +422,8 @@ def main() -> int:
         batching_scenario(args)
     if args.scenario in ("all", "throttled"):
         throttled_scenario(args)
+    if args.scenario in ("all", "apis"):
+        apis_scenario(args)
     return 0
 
 

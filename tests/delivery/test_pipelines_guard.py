@@ -5,6 +5,7 @@ the unknown-outcome policy, and Firestore trouble before sending as a retry."""
 from __future__ import annotations
 
 import secrets
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -137,10 +138,10 @@ def test_hold_dead_letters_an_unknown_outcome_and_resends_a_503(sim: Simulator) 
 
 def test_firestore_trouble_before_sending_is_a_retry_after_sending_only_a_log() -> None:
     class Broken:
-        def read(self, facts: CallFacts) -> Any:
+        def read(self, calls: list[CallFacts]) -> Any:
             raise ConnectionError("firestore down")
 
-        def write(self, facts: CallFacts, watermarks: Any) -> None:
+        def write(self, delivered: Any) -> None:
             raise ConnectionError("firestore down")
 
     class Sent:
@@ -155,15 +156,16 @@ def test_firestore_trouble_before_sending_is_a_retry_after_sending_only_a_log() 
     operation = encode_call(message("event", name="x", attributes={}))
     assert isinstance(operation, bytes)
     outcome = guard.send(operation)
-    assert (outcome.decision, outcome.reason, Sent.calls) == (
+    assert (outcome.decision, outcome.reason, outcome.detail, Sent.calls) == (
         Decision.RETRY,
         "guard_unavailable",
+        "ConnectionError",
         0,
     )
 
     class ReadsFine(Broken):
-        def read(self, facts: CallFacts) -> Any:
-            return False, {}
+        def read(self, calls: list[CallFacts]) -> Any:
+            return [(False, {})] * len(calls)
 
     guard.ledger = ReadsFine()  # type: ignore[assignment]
     assert guard.send(operation).reason == "ok"
@@ -184,3 +186,30 @@ def test_which_answers_leave_the_outcome_unknown() -> None:
     assert fresh_traits(facts, {"a": "2099-01-01T00:00:00Z", "b": "2099-01-01T00:00:00Z"}) == []
     event = CallFacts.of(encode_call(message("event", name="x", attributes={})))  # type: ignore[arg-type]
     assert fresh_traits(event, {}) is None
+
+
+def test_concurrent_deliveries_share_the_ledgers_requests() -> None:
+    class Counting:
+        reads: list[int] = []
+        writes: list[int] = []
+
+        def read(self, calls: list[CallFacts]) -> Any:
+            Counting.reads.append(len(calls))
+            return [(False, {})] * len(calls)
+
+        def write(self, delivered: Any) -> None:
+            Counting.writes.append(len(delivered))
+
+    class Sent:
+        def send(self, operation: bytes) -> Outcome:
+            return Outcome(Decision.DELIVERED, "ok", 200)
+
+    guard = GuardedSender(Sent(), Counting(), max_items=100, max_wait=0.3)  # type: ignore[arg-type]
+    operations = [encode_call(message("event", name=f"e{i}", attributes={})) for i in range(8)]
+    threads = [threading.Thread(target=guard.send, args=(op,)) for op in operations]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=5)
+    assert sum(Counting.reads) == sum(Counting.writes) == 8
+    assert len(Counting.reads) <= 2 and len(Counting.writes) <= 2

@@ -26,8 +26,9 @@ So, with the official Firestore client (the claims database, `CIO_FIRESTORE_DATA
   timestamp check does. The identify topic's ordered subscription sends one identify per person
   at a time, so the read-then-write needs no transaction.
 
-Cost on the hot path: one batched read (`get_all`: the marker, plus the person's watermark for
-an identify) before sending and one batched write after a 2xx; a Firestore error before sending
+Cost on the hot path: one read (`get_all`: the markers, plus the people's watermarks for
+identifies) before sending and one batched write after the 2xx, each shared by the deliveries
+in flight together (as calls share a `/v1/batch` request); a Firestore error before sending
 is a retry (`guard_unavailable`, never "send anyway"), after a 2xx only a log line (a retry
 would resend). Both documents carry `expire_at` (the database's TTL policy) from
 `CIO_CLAIM_TTL_SECONDS`, which outlasts every redelivery and dead-letter replay.
@@ -54,6 +55,7 @@ from typing import TYPE_CHECKING, Any
 
 from cio_shared import contract
 from cio_shared.common import get_logger
+from cio_shared.delivery.batching import Coalescer
 from cio_shared.delivery.decisions import Decision, Outcome
 
 if TYPE_CHECKING:
@@ -65,6 +67,14 @@ TRAITS_COLLECTION = "pipelines-traits"
 # answers after which Customer.io may have stored the call
 UNKNOWN_REASONS = frozenset({"timeout"})
 UNKNOWN_STATUSES = frozenset({500, 502, 504})
+
+
+# what the ledger knows of a call: already delivered?, the person's trait watermarks
+Known = tuple[bool, dict[str, str]]
+# what it records after a 2xx: event id, person hash (identify), the person's new watermarks
+Delivered = tuple[str, str | None, dict[str, str] | None]
+# the coalescers' bound: items are calls (32 KB at most) or small records
+_COALESCED_BYTES = 8_000_000
 
 
 @dataclass(frozen=True)
@@ -111,32 +121,41 @@ class Ledger:
         return self._client
 
     def _refs(self, facts: CallFacts) -> list[Any]:
-        refs = [self.client.collection(DELIVERED_COLLECTION).document(facts.event_id)]
-        if facts.identify_person:
-            refs.append(self.client.collection(TRAITS_COLLECTION).document(facts.identify_person))
+        return self._refs_of(facts.event_id, facts.identify_person)
+
+    def _refs_of(self, event_id: str, person: str | None) -> list[Any]:
+        refs = [self.client.collection(DELIVERED_COLLECTION).document(event_id)]
+        if person:
+            refs.append(self.client.collection(TRAITS_COLLECTION).document(person))
         return refs
 
-    def read(self, facts: CallFacts) -> tuple[bool, dict[str, str]]:
-        """(already delivered, the person's trait watermarks), in one request."""
-        refs = self._refs(facts)
-        found = {snap.reference.path: snap for snap in self.client.get_all(refs)}
-        marker = found.get(refs[0].path)
-        delivered = marker is not None and marker.exists
-        watermarks: dict[str, str] = {}
-        if len(refs) > 1 and (person := found.get(refs[1].path)) is not None and person.exists:
-            watermarks = dict((person.to_dict() or {}).get("traits") or {})
-        return delivered, watermarks
+    def read(self, calls: list[CallFacts]) -> list[Known]:
+        """For each call: already delivered?, the person's trait watermarks; one request."""
+        refs = [self._refs(facts) for facts in calls]
+        unique = {ref.path: ref for pair in refs for ref in pair}
+        found = {snap.reference.path: snap for snap in self.client.get_all(list(unique.values()))}
+        return [_known(pair, found) for pair in refs]
 
-    def write(self, facts: CallFacts, watermarks: dict[str, str] | None) -> None:
-        """The marker, and the person's new watermarks for an identify, in one request."""
+    def write(self, delivered: list[Delivered]) -> None:
+        """The markers, and the people's new watermarks for identifies, in one request."""
         now = self._clock()
         expire = dt.datetime.fromtimestamp(now + self.ttl_seconds, tz=dt.UTC)
-        refs = self._refs(facts)
         batch = self.client.batch()
-        batch.set(refs[0], {"delivered_at": now, contract.CLAIM_EXPIRY_FIELD: expire})
-        if watermarks is not None and len(refs) > 1:
-            batch.set(refs[1], {"traits": watermarks, contract.CLAIM_EXPIRY_FIELD: expire})
+        for event_id, person, watermarks in delivered:
+            refs = self._refs_of(event_id, person)
+            batch.set(refs[0], {"delivered_at": now, contract.CLAIM_EXPIRY_FIELD: expire})
+            if watermarks is not None and len(refs) > 1:
+                batch.set(refs[1], {"traits": watermarks, contract.CLAIM_EXPIRY_FIELD: expire})
         batch.commit()
+
+
+def _known(refs: list[Any], found: dict[str, Any]) -> Known:
+    marker = found.get(refs[0].path)
+    delivered = marker is not None and marker.exists
+    watermarks: dict[str, str] = {}
+    if len(refs) > 1 and (person := found.get(refs[1].path)) is not None and person.exists:
+        watermarks = dict((person.to_dict() or {}).get("traits") or {})
+    return delivered, watermarks
 
 
 def ledger_for(settings: Settings) -> Ledger | None:
@@ -156,7 +175,11 @@ def ledger_for(settings: Settings) -> Ledger | None:
 
 class GuardedSender:
     """In front of the Pipelines sender: the delivered markers and trait watermarks (with a
-    `ledger`) and the unknown-outcome policy (`hold` or `retry`)."""
+    `ledger`) and the unknown-outcome policy (`hold` or `retry`).
+
+    Concurrent deliveries share the ledger's requests: reads join one `get_all`, writes one
+    batched commit (`Coalescer`, as calls join `/v1/batch`), so the guard costs two Firestore
+    requests per batch of deliveries rather than per delivery."""
 
     def __init__(
         self,
@@ -164,20 +187,26 @@ class GuardedSender:
         ledger: Ledger | None,
         unknown_outcome: str = "retry",
         on_error: Callable[[str, BaseException], None] | None = None,
+        max_items: int = 100,
+        max_wait: float = 0.0,
     ) -> None:
         self.inner = inner
         self.ledger = ledger
         self.hold = unknown_outcome == "hold"
         self._on_error = on_error or _log_error
+        self._reads: Coalescer[Known] = Coalescer(self._read, max_items, max_wait, _COALESCED_BYTES)
+        self._writes: Coalescer[None] = Coalescer(
+            self._write, max_items, max_wait, _COALESCED_BYTES
+        )
 
     def send(self, operation: bytes) -> Outcome:
         if self.ledger is None:
             return self._held(self.inner.send(operation))
         facts = CallFacts.of(operation)
         try:
-            delivered, watermarks = self.ledger.read(facts)
+            delivered, watermarks = self._reads.submit(operation)
         except Exception as exc:
-            return Outcome(Decision.RETRY, "guard_unavailable", None, type(exc).__name__)
+            return Outcome(Decision.RETRY, "guard_unavailable", None, _cause(exc))
         if delivered:
             return Outcome(Decision.DELIVERED, "already_delivered")
         fresh = fresh_traits(facts, watermarks)
@@ -190,11 +219,21 @@ class GuardedSender:
             updated = None
             if fresh is not None:
                 updated = {**watermarks, **dict.fromkeys(fresh, facts.timestamp)}
+            record = [facts.event_id, facts.identify_person, updated]
             try:
-                self.ledger.write(facts, updated)
+                self._writes.submit(json.dumps(record).encode())
             except Exception as exc:  # sent: a retry would resend, so only say so
                 self._on_error("ledger_write", exc)
         return outcome
+
+    def _read(self, operations: list[bytes]) -> list[Known]:
+        assert self.ledger is not None
+        return self.ledger.read([CallFacts.of(operation) for operation in operations])
+
+    def _write(self, records: list[bytes]) -> list[None]:
+        assert self.ledger is not None
+        self.ledger.write([_delivered(record) for record in records])
+        return [None] * len(records)
 
     def _held(self, outcome: Outcome) -> Outcome:
         if self.hold and is_unknown(outcome):
@@ -206,6 +245,16 @@ class GuardedSender:
                 "person's activity in Customer.io, then replay or discard",
             )
         return outcome
+
+
+def _delivered(record: bytes) -> Delivered:
+    event_id, person, watermarks = json.loads(record)
+    return str(event_id), person, watermarks
+
+
+def _cause(exc: BaseException) -> str:
+    """The error's type; a coalesced request's members see it as the cause."""
+    return type(exc.__cause__ or exc).__name__
 
 
 def is_unknown(outcome: Outcome) -> bool:

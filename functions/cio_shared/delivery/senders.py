@@ -127,7 +127,14 @@ def build_sender(settings: Settings, client: TrackClient) -> Sender:
         sender = batch(single, settings.batch_max_items, settings.batch_max_wait_ms / 1000)
     if not pipelines:
         return sender
-    return GuardedSender(sender, ledger_for(settings), settings.unknown_outcome)
+    wait = settings.batch_max_wait_ms / 1000 if settings.batch_enabled else 0.0
+    return GuardedSender(
+        sender,
+        ledger_for(settings),
+        settings.unknown_outcome,
+        max_items=settings.batch_max_items,
+        max_wait=wait,
+    )
 
 
 def _throttled(max_wait: float) -> Outcome:
