@@ -10,11 +10,11 @@ import os
 import sys
 import traceback
 
-from cio_doctor import cli_apis, cli_dlq, cli_ops, cli_transactional, cli_webhook
+from cio_doctor import cli_apis, cli_dlq, cli_erase, cli_ops, cli_transactional, cli_webhook
 from cio_doctor.cli_common import app
 from cio_doctor.findings import EXIT_CANNOT_CHECK
 
-COMMAND_MODULES = (cli_webhook, cli_dlq, cli_apis, cli_ops, cli_transactional)
+COMMAND_MODULES = (cli_webhook, cli_dlq, cli_apis, cli_ops, cli_transactional, cli_erase)
 EXIT_INTERRUPTED = 130
 
 

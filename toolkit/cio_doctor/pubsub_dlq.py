@@ -156,10 +156,18 @@ def _pull_batch(subscriber: Any, subscription: str, max_messages: int, wait: flo
     return list(response.received_messages)
 
 
-def pull(subscriber: Any, subscription: str, limit: int, wait: float = DEFAULT_WAIT_S) -> Pulled:
+def pull(
+    subscriber: Any,
+    subscription: str,
+    limit: int,
+    wait: float = DEFAULT_WAIT_S,
+    hold_seconds: int = 0,
+) -> Pulled:
     """Pull up to `limit` distinct messages and hold them (not acknowledged).
 
     An empty subscription is known only after a pull has waited `wait` seconds for nothing.
+    `hold_seconds` extends each batch's lease at once, so a long scan does not see the
+    messages it already holds come back (erasure scans a whole backlog).
     """
     held = Pulled(subscriber, subscription)
     seen: set[str] = set()
@@ -179,6 +187,14 @@ def pull(subscriber: Any, subscription: str, limit: int, wait: float = DEFAULT_W
             )
         if not fresh:
             break
+        if hold_seconds:
+            subscriber.modify_ack_deadline(
+                request={
+                    "subscription": subscription,
+                    "ack_ids": [r.ack_id for r in fresh],
+                    "ack_deadline_seconds": hold_seconds,
+                }
+            )
         for received in fresh:
             seen.add(received.message.message_id)
             held.messages.append(_dead_letter(subscription, received))
