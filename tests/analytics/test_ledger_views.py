@@ -160,11 +160,15 @@ def webhook_rows() -> list[dict[str, Any]]:
     ]
 
 
-def create_ledger(client: Any) -> None:
-    client.create_dataset(f"{PROJECT}.{LEDGER}")
+def create_ledger(
+    client: Any, project: str = PROJECT, dataset: str = DATASET, ledger: str = LEDGER
+) -> None:
+    """As the stacks do: the ledger dataset, its table and its views (in dependency order);
+    `dataset` is the analytics dataset the views read the webhook events from."""
+    client.create_dataset(f"{project}.{ledger}")
     schema = load_schema(ANALYTICS / LEDGER_FOLDER, contract.LEDGER_TABLE)
     table = bigquery.Table(
-        f"{PROJECT}.{LEDGER}.{contract.LEDGER_TABLE}",
+        f"{project}.{ledger}.{contract.LEDGER_TABLE}",
         schema=[bigquery.SchemaField.from_api_repr(field) for field in schema],
     )
     table.time_partitioning = bigquery.TimePartitioning(
@@ -173,9 +177,9 @@ def create_ledger(client: Any) -> None:
     client.create_table(table)
     views = load_views(ANALYTICS, LEDGER_FOLDER)
     for name in view_order(views):  # the order the stacks create them in
-        view = bigquery.Table(f"{PROJECT}.{LEDGER}.{name}")
+        view = bigquery.Table(f"{project}.{ledger}.{name}")
         view.view_query = Template(views[name]).substitute(
-            project=PROJECT, dataset=DATASET, ledger=LEDGER
+            project=project, dataset=dataset, ledger=ledger
         )
         client.create_table(view)
 

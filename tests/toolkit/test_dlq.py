@@ -18,10 +18,11 @@ PROJECT = "doctor-test"
 class Bus:
     """The topics and subscriptions of one test environment on the emulator."""
 
-    def __init__(self, env: str) -> None:
+    def __init__(self, env: str, project: str = PROJECT) -> None:
         from google.cloud import pubsub_v1
 
         self.env = env
+        self.project = project
         self.publisher = pubsub_v1.PublisherClient()
         self.subscriber = pubsub_v1.SubscriberClient()
         for topic in ("identify", "track"):
@@ -31,10 +32,10 @@ class Bus:
             self.subscriber.create_subscription(name=self.sub(f"{topic}-probe"), topic=source)
 
     def topic(self, purpose: str) -> str:
-        return f"projects/{PROJECT}/topics/cio-{self.env}-{purpose}"
+        return f"projects/{self.project}/topics/cio-{self.env}-{purpose}"
 
     def sub(self, purpose: str) -> str:
-        return f"projects/{PROJECT}/subscriptions/cio-{self.env}-{purpose}"
+        return f"projects/{self.project}/subscriptions/cio-{self.env}-{purpose}"
 
     def dead_letter(self, topic: str, payload: dict[str, Any], **attributes: str) -> str:
         data = json.dumps(payload).encode()

@@ -10,11 +10,27 @@ import os
 import sys
 import traceback
 
-from cio_doctor import cli_apis, cli_dlq, cli_erase, cli_ops, cli_transactional, cli_webhook
+from cio_doctor import (
+    cli_apis,
+    cli_dlq,
+    cli_erase,
+    cli_ops,
+    cli_trace,
+    cli_transactional,
+    cli_webhook,
+)
 from cio_doctor.cli_common import app
 from cio_doctor.findings import EXIT_CANNOT_CHECK
 
-COMMAND_MODULES = (cli_webhook, cli_dlq, cli_apis, cli_ops, cli_transactional, cli_erase)
+COMMAND_MODULES = (
+    cli_webhook,
+    cli_dlq,
+    cli_apis,
+    cli_ops,
+    cli_transactional,
+    cli_erase,
+    cli_trace,
+)
 EXIT_INTERRUPTED = 130
 
 
