@@ -89,7 +89,13 @@ def exported(line: dict[str, Any], at: datetime, insert_id: str, delay_s: int = 
         for k, v in payload.items()
         if not k.startswith("logging.googleapis.com/") and v is not None
     }
-    labels = {"service_name": "cio-test-track", "revision_name": "cio-test-track-00001-abc"}
+    labels = {
+        "service_name": "cio-test-track",
+        "revision_name": "cio-test-track-00001-abc",
+        "configuration_name": "cio-test-track",
+        "location": "europe-west1",
+        "project_id": "local-project",
+    }
     return {
         "logName": "projects/local-project/logs/run.googleapis.com%2Fstdout",
         "resource": {"type": "cloud_run_revision", "labels": labels},
@@ -98,6 +104,9 @@ def exported(line: dict[str, Any], at: datetime, insert_id: str, delay_s: int = 
         "receiveTimestamp": (at + timedelta(seconds=delay_s)).isoformat(),
         "severity": line["severity"],
         "insertId": insert_id,
+        "trace": "projects/local-project/traces/0123456789abcdef0123456789abcdef",
+        "spanId": "0123456789abcdef",
+        "traceSampled": True,
     }
 
 
