@@ -14,8 +14,10 @@ As pipelines-api.openapi.json documents it:
   call is refused whole (400) and nothing of it is processed.
 - `messageId` is "set by Customer.io": the simulator assigns its own to every accepted call and
   keeps the one the client sent as `client_message_id`, without deduplicating on it (no page
-  says Customer.io does). Identify `timestamp`s are recorded, not used to order updates (no page
-  says they are): the last identify to arrive wins.
+  says Customer.io does: https://docs.customer.io/integrations/api/cdp/,
+  https://docs.customer.io/integrations/data-in/source-spec/common-fields/). Identify
+  `timestamp`s are recorded, not used to order updates (no page says they are): the last
+  identify to arrive wins.
 - Semantic events (`track` with these names) act on the person: `User Deleted`,
   `User Suppressed`, `User Unsuppressed`, `Device Created or Updated`, `Device Deleted`.
 """

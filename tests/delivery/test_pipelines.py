@@ -4,7 +4,6 @@ strict mode, size checks, batching rules and decisions, against the in-process s
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -23,9 +22,11 @@ from cio_shared.delivery.pipelines import (
 from cio_shared.delivery.pipelines_guard import GuardedSender
 from cio_shared.delivery.senders import PipelinesBatchSender, build_sender
 from cio_shared.messages import build_message, new_event_id
-from cio_simulator import Simulator, SimulatorConfig
+from cio_simulator import Simulator
 
-KEY = "unit-pipelines-key"
+from tests.delivery.conftest import PIPELINES_KEY
+
+KEY = PIPELINES_KEY
 TS = 1_767_225_600
 
 
@@ -53,12 +54,8 @@ def env(url: str, **extra: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def sim() -> Iterator[Simulator]:
-    simulator = Simulator(SimulatorConfig(pipelines_api_key=KEY)).start()
-    try:
-        yield simulator
-    finally:
-        simulator.stop()
+def sim(pipelines_sim: Simulator) -> Simulator:
+    return pipelines_sim
 
 
 def test_each_action_maps_to_its_documented_call() -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import secrets
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -21,21 +20,17 @@ from cio_shared.delivery.pipelines_guard import (
 )
 from cio_shared.delivery.senders import build_sender
 from cio_shared.delivery.settings import SettingsError
-from cio_simulator import Simulator, SimulatorConfig
+from cio_simulator import Simulator
 
-from tests.delivery.test_pipelines import KEY, TS, env, message
+from tests.delivery.test_pipelines import TS, env, message
 from tests.support.firestore import firestore_available
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def sim() -> Iterator[Simulator]:
-    simulator = Simulator(SimulatorConfig(pipelines_api_key=KEY)).start()
-    try:
-        yield simulator
-    finally:
-        simulator.stop()
+def sim(pipelines_sim: Simulator) -> Simulator:
+    return pipelines_sim
 
 
 @pytest.fixture

@@ -14,9 +14,11 @@ The producers' v1 messages do not change; this module maps each to one Pipelines
 | `delete` | `track` `User Deleted` |
 
 Every call carries `timestamp` (ISO 8601, from the message's Unix seconds) and our event id as
-`messageId`. Customer.io's schema says `messageId` "is set by Customer.io" and no page of theirs
-says it deduplicates on one a client supplies, so nothing here relies on it (README, "Which
-Customer.io API").
+`messageId`. Customer.io's schema says `messageId` "is set by Customer.io" (pipelines-api.openapi
+.json `common_fields`, https://docs.customer.io/integrations/api/cdp/) and `timestamp` is
+"mostly useful when you backfill"; no page of theirs says it deduplicates on a client's
+`messageId` or orders identify calls by `timestamp`, so nothing here relies on either: the
+path's own guards are in `pipelines_guard` (README, "Which Customer.io API").
 
 What the contract has and the Pipelines API cannot express is refused before sending, as a
 permanent `unsupported_on_pipelines` (never sent, never silently changed): a person addressed by

@@ -51,6 +51,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from cio_shared import contract
@@ -110,15 +111,13 @@ class Ledger:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._client_factory = client_factory
-        self._client: Any = None
         self.ttl_seconds = ttl_seconds
         self._clock = clock
 
-    @property
+    @cached_property
     def client(self) -> Any:
-        if self._client is None:
-            self._client = self._client_factory()
-        return self._client
+        """Created on first use: after gunicorn's fork, never before."""
+        return self._client_factory()
 
     def _refs(self, facts: CallFacts) -> list[Any]:
         return self._refs_of(facts.event_id, facts.identify_person)
