@@ -136,10 +136,9 @@ class World:
         return [r.message for r in received]
 
     def people(self) -> dict[str, dict[str, Any]]:
-        state = requests.get(f"{self.sim.url}/_admin/state", timeout=5).json()
-        return {
-            p["identifiers"].get("id") or p["identifiers"].get("email"): p for p in state["people"]
-        }
+        """People by id, else by lowercased email."""
+        found = self.state()["people"]
+        return {p["identifiers"].get("id") or p["identifiers"]["email"].lower(): p for p in found}
 
     def state(self) -> dict[str, Any]:
         return requests.get(f"{self.sim.url}/_admin/state", timeout=5).json()  # type: ignore[no-any-return]
@@ -208,7 +207,9 @@ def _doctor(world: World, env_dir: Path, *args: str) -> Any:
         "BIGQUERY_API_ENDPOINT": os.environ["BIGQUERY_API_ENDPOINT"],
         "GOOGLE_CLOUD_PROJECT": PROJECT,
     }
-    argv = ["erase", "--env", world.env, "--wait", "0.5", "--cio-wait", "20", "--json", *args]
+    argv = ["erase", "--env", world.env, "--wait", "0.5", "--cio-wait", "20", *args]
+    argv += [] if "--text" in args else ["--json"]
+    argv = [a for a in argv if a != "--text"]
     return run(argv, env=env, timeout=120)
 
 
@@ -354,3 +355,35 @@ def test_erasure_reaches_every_copy_and_spares_the_other_person(
         and "example.com" not in text
         and "erase" not in text.replace("erasure", "")
     )
+
+
+def test_delete_mode_unsuppresses_the_identifier_once_the_request_is_complete(
+    world: World, env_dir: Path
+) -> None:
+    """`--mode delete`: suppressed while anything of the person may still arrive, then the
+    identifier is released (Customer.io: unsuppressing does not recreate the profile)."""
+    email = "C.Delete@example.com"
+    publish_identify({"email": email}, {"plan": "pro"}, topic=world.topic("identify"))
+    assert h.wait_until(lambda: email.lower() in world.people(), timeout=20), world.state()
+
+    shown = _doctor(world, env_dir, "--person", email, "--mode", "delete", "--text")
+    assert shown.code == 1, shown.stdout + shown.stderr
+    assert "C***@example.com" in shown.stdout and "C.Delete" not in shown.stdout
+
+    done = _doctor(
+        world, env_dir, "--person", email, "--mode", "delete", "--yes", "--settle-minutes", "0"
+    )
+    assert done.code == 0, done.stdout + done.stderr
+    [check] = done.json["checks"]
+    assert check["data"]["status"] == "complete" and check["data"]["customerio"]["unsuppressed_at"]
+    assert email.lower() not in world.people()
+
+    def suppressed() -> str:
+        return json.dumps(world.state()["suppressed"]).lower()
+
+    assert h.wait_until(lambda: email.lower() not in suppressed(), timeout=20), suppressed()
+    assert email.lower() not in world.people(), "unsuppressing does not bring the profile back"
+
+    switched = _doctor(world, env_dir, "--person", email, "--mode", "suppress", "--yes")
+    assert switched.code == 2
+    assert "continue it with --mode delete" in switched.json["checks"][0]["error"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import getpass
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -75,10 +76,7 @@ def _run(ctx: Context, subject: Subject, check: Check) -> None:
     hashes = set(state["hashes"]) | {subject.hash}
     cio = _customerio(ctx, subject, state, hashes)
     state["hashes"] = sorted(hashes)
-    scans = [
-        _keeper(ctx, sub, hashes, [subject], check)
-        for sub in erase_pubsub.keeper_subscriptions(ctx.env)
-    ]
+    scans = _keepers(ctx, hashes, subject, check)
     tables = [bq.erase_table(ctx.bigquery, t, hashes, ctx.act) for t in bq.tables(ctx.env)]
     removed: dict[str, int] = state["removed"]
     for name, count in [(s["subscription"], s["removed"]) for s in scans] + [
@@ -125,6 +123,15 @@ def _customerio(
     if cio["verified_at"] is None and erase_cio.wait_gone(ctx.app, subject, ctx.cio_wait):
         cio["verified_at"] = now_iso()
     return cio
+
+
+def _keepers(
+    ctx: Context, hashes: set[str], subject: Subject, check: Check
+) -> list[dict[str, Any]]:
+    """Every keeper subscription, scanned side by side (each ends on a wait for nothing)."""
+    subscriptions = erase_pubsub.keeper_subscriptions(ctx.env)
+    with ThreadPoolExecutor(max_workers=len(subscriptions)) as pool:
+        return list(pool.map(lambda s: _keeper(ctx, s, hashes, [subject], check), subscriptions))
 
 
 def _keeper(

@@ -32,9 +32,9 @@ def lookup(client: CioClient, subject: Subject) -> Profile:
     if subject.kind == "email":
         call = client.get("/v1/customers", {"email": subject.value})
         stop_on_access_problem(call, "looking up the person")
-        results = (call.json() or {}).get("results", []) if call.ok else []
         if not call.ok:
             raise CannotCheck(explain_failure(call, "looking up the person"))
+        results = (call.json() or {}).get("results") or []
         if not results:
             return Profile(False)
         first = results[0]
@@ -49,16 +49,7 @@ def lookup(client: CioClient, subject: Subject) -> Profile:
         raise CannotCheck(explain_failure(call, "reading the person"))
     customer = (call.json() or {}).get("customer") or {}
     identifiers = {**(customer.get("attributes") or {}), **(customer.get("identifiers") or {})}
-    hashes = {
-        person_hash(
-            kind,
-            str(identifiers[kind]).removeprefix("cio_")
-            if kind == "cio_id"
-            else str(identifiers[kind]),
-        )
-        for kind in KINDS
-        if identifiers.get(kind)
-    }
+    hashes = {_hash(kind, str(identifiers[kind])) for kind in KINDS if identifiers.get(kind)}
     return Profile(True, hashes | {subject.hash})
 
 
@@ -71,3 +62,8 @@ def wait_gone(client: CioClient, subject: Subject, seconds: float) -> bool:
         if time.monotonic() >= deadline:
             return False
         time.sleep(POLL_S)
+
+
+def _hash(kind: str, value: str) -> str:
+    """The ledger's hash; the App API may show a cio_id with its `cio_` path prefix."""
+    return person_hash(kind, value.removeprefix("cio_") if kind == "cio_id" else value)
