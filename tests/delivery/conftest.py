@@ -12,8 +12,5 @@ PIPELINES_KEY = "unit-pipelines-key"
 
 @pytest.fixture
 def pipelines_sim() -> Iterator[Simulator]:
-    simulator = Simulator(SimulatorConfig(pipelines_api_key=PIPELINES_KEY)).start()
-    try:
+    with Simulator(SimulatorConfig(pipelines_api_key=PIPELINES_KEY)) as simulator:
         yield simulator
-    finally:
-        simulator.stop()
