@@ -160,6 +160,8 @@ def test_one_scenario_per_verdict(
     timeline = verdict_check["data"]["timeline"]
     assert [row["at"] for row in timeline] == sorted(row["at"] for row in timeline)
     assert len([r for r in timeline if r["source"] == "ledger"]) == len(world.decisions)
+    if world.person is not None:  # Customer.io's attribute timestamps join the timeline
+        assert any(r["what"] == "attribute email set" for r in timeline), timeline
 
 
 def test_an_event_trace_finds_its_person_and_dead_letter_and_never_consumes_it(

@@ -168,6 +168,8 @@ def _person(client: CioClient, subject: Subject, got: Gathered) -> None:
     (check,) = user.diagnose(client, subject.person, subject.id_type).checks
     check.name = "customer.io person"
     got.facts.person = check
+    for update in check.data.get("attributes_updated") or []:
+        got.at(update["at"], "customer.io", f"attribute {update['attribute']} set")
     for message in check.data.get("recent_messages") or []:
         got.at(
             message.get("created"),

@@ -83,6 +83,7 @@ def _profile(check: Check, customer: dict[str, Any]) -> str | None:
     check.data["unsubscribed"] = bool(customer.get("unsubscribed"))
     check.data["created_at"] = when(_int(attributes.get("created_at")))
     check.data["attribute_count"] = len(attributes)
+    check.data["attributes_updated"] = _latest_updates(customer.get("timestamps") or {})
     check.data["devices"] = len(customer.get("devices") or [])
     if not email:
         check.add(
@@ -103,6 +104,15 @@ def _profile(check: Check, customer: dict[str, Any]) -> str | None:
             "`unsubscribed` attribute changes in activities).",
         )
     return str(email) if email else None
+
+
+def _latest_updates(timestamps: dict[str, Any], shown: int = 5) -> list[dict[str, Any]]:
+    """The attributes set most recently (names and times, never values): an identify that
+    arrived, or one that an older update did not overwrite."""
+    dated = sorted(
+        ((v, k) for k, v in timestamps.items() if isinstance(v, int | float)), reverse=True
+    )
+    return [{"attribute": name, "at": when(stamp)} for stamp, name in dated[:shown]]
 
 
 def _int(value: Any) -> int | None:
