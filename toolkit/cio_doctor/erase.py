@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import getpass
 import json
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cio_doctor import erase_bigquery as bq
-from cio_doctor import erase_cio, erase_pubsub
+from cio_doctor import erase_cio, erase_firestore, erase_pubsub
 from cio_doctor.cio_http import CioClient
 from cio_doctor.config import EnvFile
 from cio_doctor.erase_request import Subject
@@ -42,6 +43,7 @@ class Context:
     cio_wait: float
     scan_wait: float
     requested_by: str = ""
+    firestore: Callable[[str, str], Any] | None = None  # client factory (tests)
 
 
 def _parse(moment: str | None) -> datetime | None:
@@ -78,12 +80,15 @@ def _run(ctx: Context, subject: Subject, check: Check) -> None:
     state["hashes"] = sorted(hashes)
     scans = _keepers(ctx, hashes, subject, check)
     tables = [bq.erase_table(ctx.bigquery, t, hashes, ctx.act) for t in bq.tables(ctx.env)]
+    watermarks = erase_firestore.erase_watermarks(ctx.env, hashes, ctx.act, ctx.firestore)
     removed: dict[str, int] = state["removed"]
-    for name, count in [(s["subscription"], s["removed"]) for s in scans] + [
-        (t.table.name, t.deleted) for t in tables
+    for name, count in [
+        *[(s["subscription"], s["removed"]) for s in scans],
+        *[(t.table.name, t.deleted) for t in tables],
+        (erase_firestore.LOCATION, watermarks["removed"]),
     ]:
         removed[name] = removed.get(name, 0) + count
-    pending = _pending(ctx, state, scans, tables)
+    pending = _pending(ctx, state, [*scans, watermarks], tables)
     if ctx.mode == "delete" and not pending and not cio.get("unsuppressed_at") and ctx.act:
         erase_pubsub.publish_person_operation(ctx.env, subject, "unsuppress")
         cio["unsuppressed_at"] = now_iso()
@@ -97,6 +102,7 @@ def _run(ctx: Context, subject: Subject, check: Check) -> None:
         customerio=cio | {"published": len(cio["published"])},
         subscriptions=scans,
         bigquery=[t.to_dict() for t in tables],
+        firestore=watermarks,
         removed_so_far=dict(removed),
         pending=pending,
     )
@@ -178,7 +184,7 @@ def _keeper(
 def _pending(
     ctx: Context,
     state: dict[str, Any],
-    scans: list[dict[str, Any]],
+    places: list[dict[str, Any]],
     tables: list[bq.TableResult],
 ) -> list[str]:
     cio = state["customerio"]
@@ -187,9 +193,10 @@ def _pending(
         pending.append("everything: dry run, nothing erased (run again with --yes)")
     if cio["verified_at"] is None:
         pending.append("customerio: the profile is still found through the App API")
-    for scan in scans:
-        if scan.get("remaining") or scan.get("truncated"):
-            pending.append(f"{scan['subscription']}: {scan['remaining']} message(s) left")
+    for place in places:
+        if place.get("remaining") or place.get("truncated"):
+            where = place.get("subscription") or erase_firestore.LOCATION
+            pending.append(f"{where}: {place['remaining']} left")
     for table in tables:
         if table.pending:
             retry = f" (retry after {table.retry_after})" if table.retry_after else ""
