@@ -366,3 +366,20 @@ def test_replayed_person_operations_keep_their_ordering_key(bus: Bus, env_dir: P
     keys = sorted(m.ordering_key for m in replayed)
     assert keys == sorted(["", ordering_key(message.person)])
     assert all("jane" not in m.ordering_key.lower() for m in replayed)
+
+
+def test_held_unknown_outcomes_are_their_own_finding_and_replay_without_warning(
+    bus: Bus, env_dir: Path
+) -> None:
+    held = bus.dead_letter(
+        "track",
+        {"id": "01HZ0000000000000000000009", "name": "h"},
+        **rejected("500", "outcome_unknown", "false"),
+    )
+    listed = doctor(bus, env_dir, "list")
+    assert listed.finding_codes() == ["dead_letters_outcome_unknown"]
+    assert "--reason outcome_unknown" in listed.json["findings"][0]["next_step"]
+    plan = doctor(bus, env_dir, "replay", "--reason", "outcome_unknown", "--dry-run")
+    assert plan.code == 0, plan.stdout + plan.stderr  # no replaying_permanent_failures
+    rows = plan.json["checks"][0]["data"]["would_replay"]
+    assert [r["message_id"] for r in rows] == [held]

@@ -152,13 +152,30 @@ def _peek_all(target: Target, subs: list[str], limit: int) -> Peeked:
     )
 
 
+# the delivery and transactional handlers' reason for a send whose outcome is unknown, held
+# for a person to decide (policy `hold`): not a rejection, and replaying it is the remedy
+HELD = "outcome_unknown"
+
+
 def _findings(check: Check, messages: list[DeadLetter], target: Target, now: datetime) -> None:
     if not messages:
         return
     retention_days = target.retention_days
     reasons = Counter(m.reason for m in messages)
     retryable = [m for m in messages if m.retryable]
-    permanent = [m for m in messages if not m.retryable]
+    held = [m for m in messages if not m.retryable and m.reason == HELD]
+    permanent = [m for m in messages if not m.retryable and m.reason != HELD]
+    if held:
+        check.add(
+            Severity.HIGH,
+            "dead_letters_outcome_unknown",
+            f"{len(held)} dead letter(s) held after an unknown outcome (policy hold)",
+            "Customer.io may or may not have stored each (a timeout or a 5xx after the request "
+            f"left), e.g. `cio-doctor dlq inspect {held[0].message_id} {target.selector()}`.",
+            "Check each person's activity in Customer.io (`cio-doctor user`); replay the missing "
+            f"ones (`cio-doctor dlq replay {target.selector()} --reason {HELD} --dry-run`), "
+            "discard the ones that arrived.",
+        )
     if retryable:
         check.add(
             Severity.HIGH,
@@ -285,7 +302,7 @@ def plan_replay(
                 "Inspect them (`cio-doctor dlq inspect MESSAGE_ID`): a dead letter goes back "
                 "only to the topic its dead-letter subscription belongs to, in this project.",
             )
-        if any(not r["retryable"] for r in rows):
+        if any(not r["retryable"] and r["reason"] != HELD for r in rows):
             check.add(
                 Severity.MEDIUM,
                 "replaying_permanent_failures",
