@@ -104,7 +104,11 @@ def create_topics(names: Names) -> None:
 
 
 def create_push_subscription(
-    names: Names, endpoint: str, max_attempts: int = 10, ack_deadline: int = 10
+    names: Names,
+    endpoint: str,
+    max_attempts: int = 10,
+    ack_deadline: int = 10,
+    ordered: bool = False,
 ) -> None:
     """The explicit push subscription with a dead-letter policy, as the stacks make it.
 
@@ -121,6 +125,7 @@ def create_push_subscription(
             "topic": names.source,
             "push_config": {"push_endpoint": endpoint},
             "ack_deadline_seconds": ack_deadline,
+            "enable_message_ordering": ordered,
             "dead_letter_policy": {
                 "dead_letter_topic": names.dead_letter,
                 "max_delivery_attempts": max_attempts,

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import requests
+from cio_doctor import pubsub_dlq
 from cio_shared.contract import person_hash
 from cio_shared.producer import publish_identify, publish_track
 from google.cloud import bigquery
@@ -84,19 +85,7 @@ class World:
         )
 
     def push_identify_to(self, url: str) -> None:
-        names = h.Names(self.env, "identify")
-        self.subscriber.create_subscription(
-            request={
-                "name": names.push_subscription,
-                "topic": names.source,
-                "push_config": {"push_endpoint": url},
-                "enable_message_ordering": True,
-                "dead_letter_policy": {
-                    "dead_letter_topic": names.dead_letter,
-                    "max_delivery_attempts": 5,
-                },
-            }
-        )
+        h.create_push_subscription(h.Names(self.env, "identify"), url, max_attempts=5, ordered=True)
 
     def _table(self, purpose: str, name: str, schema: list[Any]) -> str:
         dataset = f"{PROJECT}.cio_{self.env}_{purpose}"
@@ -118,22 +107,11 @@ class World:
         self.publisher.publish(self.topic(purpose), data, **attributes).result(timeout=10)
 
     def drain(self, purpose: str) -> list[Any]:
-        from google.api_core.exceptions import DeadlineExceeded
-
-        try:
-            response = self.subscriber.pull(
-                request={"subscription": self.sub(purpose), "max_messages": 100},
-                timeout=3,
-                retry=None,
-            )
-        except DeadlineExceeded:
-            return []
-        received = list(response.received_messages)
-        if received:
-            self.subscriber.acknowledge(
-                request={"subscription": self.sub(purpose), "ack_ids": [r.ack_id for r in received]}
-            )
-        return [r.message for r in received]
+        """Take every message the subscription holds (acknowledged)."""
+        held = pubsub_dlq.pull(self.subscriber, self.sub(purpose), 100, wait=0.5)
+        for message in held.messages:
+            held.ack(message)
+        return held.messages
 
     def people(self) -> dict[str, dict[str, Any]]:
         """People by id, else by lowercased email."""
