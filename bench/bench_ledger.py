@@ -21,10 +21,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "functions"))
 
-from cio_shared.delivery.decisions import from_status, transport_error  # noqa: E402
+from cio_shared.delivery import from_status, transport_error
 
-from stacks.analytics import load_schema  # noqa: E402
-from tests.analytics.test_ledger_views import (  # noqa: E402
+from stacks.analytics import load_schema
+from tests.analytics.test_ledger_views import (
     ANALYTICS,
     decision_line,
     exported,

@@ -18,7 +18,8 @@ whether a customer gets a password reset once or twice, so:
   takes a key in its region: Firestore Admin API `Database.CmekConfig.kms_key_name`, "only keys
   in the same location as this database"). The Firestore service agent needs
   encrypterDecrypter on it (the `kms_key_users_required` output).
-- TTL: a policy on `contract.CLAIM_EXPIRY_FIELD` of `contract.CLAIMS_COLLECTION`, with that
+- TTL: a policy on `contract.CLAIM_EXPIRY_FIELD` of `contract.CLAIMS_COLLECTION` (and, in a
+  `customerio.api: pipelines` environment, of the Pipelines guards' two collections), with that
   field exempt from single-field indexing (a monotonically rising timestamp index would
   hotspot; Firestore's TTL best practices). Records live `claim_ttl_seconds(env)`.
 """
@@ -157,12 +158,22 @@ class Claims(cdk.Construct):
             cmek_config={"kms_key_name": self.kms_key} if self.kms_key else None,
             lifecycle=lifecycle(env),
         )
-        self.ttl = cdk.FirestoreField(
+        self.ttl = self._ttl("ttl", contract.CLAIMS_COLLECTION)
+        if env.customerio.api == "pipelines":  # the Pipelines path's guards expire too
+            for collection in (
+                contract.PIPELINES_DELIVERED_COLLECTION,
+                contract.PIPELINES_TRAITS_COLLECTION,
+            ):
+                self._ttl(f"ttl-{collection}", collection)
+
+    def _ttl(self, id_: str, collection: str) -> cdk.FirestoreField:
+        """A TTL policy is per collection group: one for each collection the handlers write."""
+        return cdk.FirestoreField(
             self,
-            "ttl",
-            project=env.project_id,
+            id_,
+            project=self.env.project_id,
             database=self.database.name,
-            collection=contract.CLAIMS_COLLECTION,
+            collection=collection,
             field=contract.CLAIM_EXPIRY_FIELD,
             ttl_config={},
             index_config={},

@@ -115,10 +115,15 @@ class HandlerManifest(BaseModel):
 
     def with_delivery_api(self, api: str) -> HandlerManifest:
         """The manifest as an environment delivering through `api` (`customerio.api`) deploys
-        it: a Track API caller then reads the Pipelines key instead of the Track credentials."""
+        it: a Track API caller then reads the Pipelines key instead of the Track credentials,
+        and uses the claims database for the Pipelines path's guards (delivered markers and
+        identify timestamps: cio_shared.delivery.pipelines_guard)."""
         if not self.calls_track_api:
             return self
-        return self.model_copy(update={"secrets": contract.delivery_secrets(self.secrets, api)})
+        update: dict[str, object] = {"secrets": contract.delivery_secrets(self.secrets, api)}
+        if api == "pipelines":  # the path's guards live in the claims database
+            update["firestore"] = True
+        return self.model_copy(update=update)
 
     def secret_names(self) -> list[str]:
         """The secrets this handler reads (and is granted), without version suffixes."""

@@ -100,6 +100,10 @@ FIRESTORE_VARIABLES = (FIRESTORE_DATABASE, CLAIM_TTL)
 FIRESTORE_PURPOSE = "claims"  # the database `<prefix>-<env>-claims`
 CLAIMS_COLLECTION = "transactional-claims"
 CLAIM_EXPIRY_FIELD = "expire_at"  # the TTL policy's field
+# The Pipelines path's guards (cio_shared.delivery.pipelines_guard) in the same database: a
+# delivered marker per event id, per-trait identify timestamps per person hash.
+PIPELINES_DELIVERED_COLLECTION = "pipelines-delivered"
+PIPELINES_TRAITS_COLLECTION = "pipelines-traits"
 # What an attempt whose outcome is unknown (a timeout after the request left) does on its
 # redelivery: `retry` sends again (at most one duplicate, counted), `hold` dead-letters it.
 UNKNOWN_OUTCOME_POLICIES = ("retry", "hold")

@@ -187,3 +187,24 @@ def test_a_pipelines_environment_wires_the_pipelines_key_instead_of_the_track_cr
     for handler in ("track", "identify"):
         assert (handler, "pipelines-api-key") in granted
         assert not {(handler, "site-id"), (handler, "track-api-key")} & granted
+    # the Pipelines path's guards: the claims database, its variables, a conditioned grant, and
+    # a TTL policy on each collection the guards write
+    ttls = {f["collection"] for f in template.resources("google_firestore_field").values()}
+    assert ttls == {
+        contract.CLAIMS_COLLECTION,
+        contract.PIPELINES_DELIVERED_COLLECTION,
+        contract.PIPELINES_TRAITS_COLLECTION,
+    }
+    database = template.one("google_firestore_database", name="cio-dev-claims")
+    assert database["location_id"] == "europe-west1"
+    datastore_users = [
+        grant["member"]
+        for grant in template.resources("google_project_iam_member").values()
+        if grant["role"] == "roles/datastore.user"
+    ]
+    for handler in ("track", "identify"):
+        function = template.one("google_cloudfunctions2_function", name=f"cio-dev-{handler}")
+        variables = function["service_config"]["environment_variables"]
+        assert variables[contract.FIRESTORE_DATABASE] == "cio-dev-claims"
+        assert int(variables[contract.CLAIM_TTL]) > 0
+        assert any(f"account-{handler}_" in member for member in datastore_users), handler

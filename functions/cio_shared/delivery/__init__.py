@@ -6,7 +6,8 @@
 - `build_handler`, `DeliveryHandler`: one push delivery in, exactly one decision out
   (delivered, retry, dead-lettered), one log line (functions/README.md, "Decisions").
 - `Settings`, `SettingsError`: the handler's environment variables, read once at start.
-- `Decision`, `Outcome`: what a delivery ended in.
+- `Decision`, `Outcome`: what a delivery ended in; `from_status`, `transport_error`: the
+  outcome of a Customer.io answer or of no answer (for tools that replay a decision).
 
 The parts behind it are modules of this package: `push` (envelope parsing), `decisions`
 (status -> decision), `track_client` (the thin Track API client), `rate_limit` (token bucket),
@@ -15,7 +16,7 @@ publish), `settings`, `handler`. Imports `cio_shared.contract`, `cio_shared.comm
 `cio_shared.messages`; nothing of `cio_shared.webhooks` or `cio_shared.producer`.
 """
 
-from cio_shared.delivery.decisions import Decision, Outcome
+from cio_shared.delivery.decisions import Decision, Outcome, from_status, transport_error
 from cio_shared.delivery.handler import DeliveryHandler, build_handler
 from cio_shared.delivery.settings import Settings, SettingsError
 
@@ -26,4 +27,6 @@ __all__ = [
     "Settings",
     "SettingsError",
     "build_handler",
+    "from_status",
+    "transport_error",
 ]

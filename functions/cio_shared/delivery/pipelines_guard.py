@@ -63,8 +63,8 @@ if TYPE_CHECKING:
     from cio_shared.delivery.senders import Sender
     from cio_shared.delivery.settings import Settings
 
-DELIVERED_COLLECTION = "pipelines-delivered"
-TRAITS_COLLECTION = "pipelines-traits"
+DELIVERED_COLLECTION = contract.PIPELINES_DELIVERED_COLLECTION
+TRAITS_COLLECTION = contract.PIPELINES_TRAITS_COLLECTION
 # answers after which Customer.io may have stored the call
 UNKNOWN_REASONS = frozenset({"timeout"})
 UNKNOWN_STATUSES = frozenset({500, 502, 504})
