@@ -62,13 +62,15 @@ def erase_cmd(
     from cio_doctor import erase, erase_request
     from cio_doctor.cio_http import app_client
     from cio_doctor.config import ConfigError
-    from cio_doctor.erase_bigquery import AuditStore
+    from cio_doctor.erase_audit import AuditStore
+    from cio_doctor.erase_windows import raw_env, setting
     from cio_doctor.gcloud import google_client
 
     def build() -> Report:
         if mode not in erase_request.MODES:
             raise ConfigError(f"--mode must be suppress or delete, not {mode!r}")
         subjects = erase_request.subjects(person, file)
+        raw = raw_env(env)
         settings = load_settings(env, timeout=timeout)
         target = settings.env
         if target is None:
@@ -79,13 +81,14 @@ def erase_cmd(
             app=app_client(settings),
             bigquery=client,
             subscriber=google_client(subscriber, "Pub/Sub"),
-            audit=AuditStore.for_env(client, target, erase.bigquery_location(env)),
+            audit=AuditStore.for_env(client, target, setting(raw, "bigquery", "location")),
             mode=mode,
             act=yes,
             settle=timedelta(minutes=settle_minutes),
             cio_wait=cio_wait,
             scan_wait=wait,
             requested_by=requested_by or "",
+            env_settings=raw,
         )
         return erase.erase(ctx, subjects)
 

@@ -15,7 +15,7 @@ import getpass
 import json
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,11 +23,10 @@ from cio_doctor import erase_bigquery as bq
 from cio_doctor import erase_cio, erase_firestore, erase_pubsub
 from cio_doctor.cio_http import CioClient
 from cio_doctor.config import EnvFile
+from cio_doctor.erase_audit import AuditStore
 from cio_doctor.erase_request import Subject
+from cio_doctor.erase_windows import residual_windows
 from cio_doctor.findings import CannotCheck, Check, Report, Severity, now_iso, running_check
-
-FAIL_SAFE_DAYS = 7
-DEFAULT_TIME_TRAVEL_HOURS = 168
 
 
 @dataclass
@@ -36,7 +35,7 @@ class Context:
     app: CioClient
     bigquery: Any
     subscriber: Any
-    audit: bq.AuditStore
+    audit: AuditStore
     mode: str
     act: bool
     settle: timedelta
@@ -44,6 +43,7 @@ class Context:
     scan_wait: float
     requested_by: str = ""
     firestore: Callable[[str, str], Any] | None = None  # client factory (tests)
+    env_settings: dict[str, Any] = field(default_factory=dict)  # the env file as YAML
 
 
 def _parse(moment: str | None) -> datetime | None:
@@ -98,7 +98,7 @@ def _run(ctx: Context, subject: Subject, check: Check) -> None:
         person=subject.shown(),
         mode=ctx.mode,
         dry_run=not ctx.act,
-        status=status if ctx.act else "not started (dry run)",
+        status=status if ctx.act else "dry run: nothing changed",
         customerio=cio | {"published": len(cio["published"])},
         subscriptions=scans,
         bigquery=[t.to_dict() for t in tables],
@@ -238,46 +238,9 @@ def _audit_row(
     }
 
 
-def residual_windows(ctx: Context) -> list[dict[str, Any]]:
-    """What stays recoverable after a DELETE: time travel, then fail-safe, per dataset."""
-    windows = []
-    for table in bq.tables(ctx.env):
-        name = table.table_id.rsplit(".", 1)[0]
-        try:
-            hours = ctx.bigquery.get_dataset(name).max_time_travel_hours
-        except Exception:  # a missing dataset holds nothing; the table step says so
-            hours = None
-        travel = int(hours) if hours else DEFAULT_TIME_TRAVEL_HOURS
-        windows.append(
-            {
-                "dataset": name,
-                "time_travel_hours": travel,
-                "fail_safe_days": FAIL_SAFE_DAYS,
-                "recoverable_until": f"{travel} h of time travel, then {FAIL_SAFE_DAYS} days "
-                "of fail-safe (Google support only)",
-            }
-        )
-    return windows
-
-
 def erase(ctx: Context, subjects: list[Subject]) -> Report:
     report = Report("erase", f"{len(subjects)} person(s), mode {ctx.mode}")
     for subject in subjects:
         report.checks.append(erase_request(ctx, subject))
-    report.extra["residual_windows"] = residual_windows(ctx)
+    report.extra["residual_windows"] = residual_windows(ctx.bigquery, ctx.env, ctx.env_settings)
     return report
-
-
-def bigquery_location(env: str) -> str | None:
-    """The environment file's `bigquery.location` (where the audit dataset is created)."""
-    import yaml
-
-    from cio_doctor.config import environments_dir
-
-    path = environments_dir() / f"{env}.yaml"
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError):
-        return None
-    location = (raw.get("bigquery") or {}).get("location") if isinstance(raw, dict) else None
-    return str(location) if location else None

@@ -17,8 +17,7 @@ time, and every table is counted again after its DELETE: a table is done only at
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -30,7 +29,7 @@ from cio_doctor.gcloud import google_error
 
 STREAMING_BUFFER = "streaming buffer"
 BUFFER_RETRY = timedelta(minutes=90)  # the documented longest stay in the streaming buffer
-_TIMEOUT_S = 120
+TIMEOUT_S = 120
 
 
 def _hashed(kind: str, column: str) -> str:
@@ -120,7 +119,7 @@ def _config(hashes: set[str]) -> Any:
 
 def _count(client: Any, table: Table, hashes: set[str]) -> int:
     sql = f"SELECT COUNT(*) AS n FROM `{table.table_id}` WHERE {table.match}"  # noqa: S608
-    rows = list(client.query(sql, job_config=_config(hashes)).result(timeout=_TIMEOUT_S))
+    rows = list(client.query(sql, job_config=_config(hashes)).result(timeout=TIMEOUT_S))
     return int(rows[0]["n"]) if rows else 0
 
 
@@ -137,7 +136,7 @@ def erase_table(client: Any, table: Table, hashes: set[str], act: bool) -> Table
         sql = f"DELETE FROM `{table.table_id}` WHERE {table.match}"  # noqa: S608
         try:
             job = client.query(sql, job_config=_config(hashes))
-            job.result(timeout=_TIMEOUT_S)
+            job.result(timeout=TIMEOUT_S)
             result.deleted = int(job.num_dml_affected_rows or 0)
         except exceptions.BadRequest as exc:
             if STREAMING_BUFFER not in str(exc):
@@ -159,84 +158,3 @@ def erase_table(client: Any, table: Table, hashes: set[str], act: bool) -> Table
 
 def _iso(moment: datetime) -> str:
     return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-# --- The audit table: one row per run of a request, no personal data ----------------------
-AUDIT_PURPOSE = "erasure"
-AUDIT_TABLE = "erasure_audit"
-AUDIT_SCHEMA = (
-    ("request_id", "STRING", "REQUIRED", "er_ + a prefix of the person hash; stable per person"),
-    ("run_at", "TIMESTAMP", "REQUIRED", "when this run finished"),
-    ("person_hash", "STRING", "REQUIRED", "SHA-256 of kind:value of the identifier given"),
-    ("mode", "STRING", "REQUIRED", "suppress or delete"),
-    ("requested_by", "STRING", "NULLABLE", "who ran it (operator account)"),
-    ("status", "STRING", "REQUIRED", "complete or pending"),
-    ("removed", "STRING", "NULLABLE", "JSON: location -> what this request removed so far"),
-    ("pending", "STRING", "REPEATED", "locations not finished yet"),
-    ("state", "STRING", "NULLABLE", "JSON: what a rerun continues from (hashes only)"),
-)
-
-
-@dataclass
-class AuditStore:
-    client: Any
-    table_id: str
-    location: str | None = None
-    _ready: bool = field(default=False, repr=False)
-
-    @classmethod
-    def for_env(cls, client: Any, env: EnvFile, location: str | None) -> AuditStore:
-        table = f"{env.project_id}.{dataset(env, AUDIT_PURPOSE)}.{AUDIT_TABLE}"
-        return cls(client, table, location)
-
-    def latest(self, request_id: str) -> dict[str, Any] | None:
-        """The last run's state of a request, None for a new one (or no audit table yet)."""
-        from google.api_core import exceptions
-        from google.cloud import bigquery
-
-        sql = (
-            f"SELECT state FROM `{self.table_id}` WHERE request_id = @r "  # noqa: S608
-            "ORDER BY run_at DESC LIMIT 1"
-        )
-        config = bigquery.QueryJobConfig(
-            query_parameters=[bigquery.ScalarQueryParameter("r", "STRING", request_id)]
-        )
-        try:
-            rows = list(self.client.query(sql, job_config=config).result(timeout=_TIMEOUT_S))
-        except exceptions.NotFound:
-            return None
-        except exceptions.GoogleAPICallError as exc:
-            raise CannotCheck(f"cannot read {self.table_id}: {google_error(exc)}") from None
-        if not rows or not rows[0]["state"]:
-            return None
-        state = json.loads(rows[0]["state"])
-        return state if isinstance(state, dict) else None
-
-    def append(self, row: dict[str, Any]) -> None:
-        self._ensure()
-        try:
-            errors = self.client.insert_rows_json(self.table_id, [row], timeout=_TIMEOUT_S)
-        except Exception as exc:
-            raise CannotCheck(f"cannot write the audit row: {google_error(exc)}") from None
-        if errors:
-            raise CannotCheck(f"the audit row was refused: {json.dumps(errors)[:300]}")
-
-    def _ensure(self) -> None:
-        """Create the audit dataset and table when missing (no personal data in either)."""
-        if self._ready:
-            return
-        from google.cloud import bigquery
-
-        dataset_id = self.table_id.rsplit(".", 1)[0]
-        ds = bigquery.Dataset(dataset_id)
-        ds.location = self.location
-        ds.description = "Erasure audit: one row per run of a request, hashes only"
-        try:
-            self.client.create_dataset(ds, exists_ok=True)
-            schema = [
-                bigquery.SchemaField(n, t, mode=m, description=d) for n, t, m, d in AUDIT_SCHEMA
-            ]
-            self.client.create_table(bigquery.Table(self.table_id, schema=schema), exists_ok=True)
-        except Exception as exc:
-            raise CannotCheck(f"cannot create {self.table_id}: {google_error(exc)}") from None
-        self._ready = True
