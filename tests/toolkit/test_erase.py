@@ -259,7 +259,7 @@ def test_erasure_reaches_every_copy_and_spares_the_other_person(
 
     plan = _doctor(world, env_dir, "--person", A_ID)
     assert plan.code == 1, plan.stdout + plan.stderr
-    [check] = plan.json["checks"]
+    check, _windows = plan.json["checks"]
     assert check["data"]["dry_run"] is True
     assert {t["table"].rsplit(".", 1)[-1]: t["found"] for t in check["data"]["bigquery"]} == {
         "webhook_events": 2,
@@ -274,7 +274,7 @@ def test_erasure_reaches_every_copy_and_spares_the_other_person(
 
     first = _doctor(world, env_dir, "--person", A_ID, "--yes")
     assert first.code == 1, first.stdout + first.stderr  # settle time still running
-    [check] = first.json["checks"]
+    check, _windows = first.json["checks"]
     assert check["data"]["status"] == "pending"
     assert [p.split(":")[0] for p in check["data"]["pending"]] == ["settle"]
     assert check["data"]["customerio"]["verified_at"]
@@ -299,13 +299,15 @@ def test_erasure_reaches_every_copy_and_spares_the_other_person(
 
     done = _doctor(world, env_dir, "--person", A_ID, "--yes", "--settle-minutes", "0")
     assert done.code == 0, done.stdout + done.stderr
-    [check] = done.json["checks"]
+    check, _windows = done.json["checks"]
     assert check["data"]["status"] == "complete" and check["data"]["pending"] == []
     assert check["data"]["customerio"]["published"] == 1, "a rerun continues; no second suppress"
     assert check["data"]["removed_so_far"][f"cio-{world.env}-track-dead-letter"] == 1
     assert check["data"]["removed_so_far"]["bigquery.webhook_events"] == 2
     assert check["data"]["removed_so_far"]["bigquery.ledger"] == 2
-    windows = done.json["residual_windows"]
+    [windows] = [
+        c["data"]["windows"] for c in done.json["checks"] if c["name"] == "residual windows"
+    ]
     assert [w["fail_safe_days"] for w in windows if "fail_safe_days" in w] == [7, 7]
     assert any("Cloud Logging" in w["copy"] for w in windows)
     print(json.dumps(done.json, indent=2))
@@ -353,7 +355,7 @@ def test_delete_mode_unsuppresses_the_identifier_once_the_request_is_complete(
         world, env_dir, "--person", email, "--mode", "delete", "--yes", "--settle-minutes", "0"
     )
     assert done.code == 0, done.stdout + done.stderr
-    [check] = done.json["checks"]
+    check, _windows = done.json["checks"]
     assert check["data"]["status"] == "complete" and check["data"]["customerio"]["unsuppressed_at"]
     assert email.lower() not in world.people()
 

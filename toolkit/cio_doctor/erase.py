@@ -242,5 +242,7 @@ def erase(ctx: Context, subjects: list[Subject]) -> Report:
     report = Report("erase", f"{len(subjects)} person(s), mode {ctx.mode}")
     for subject in subjects:
         report.checks.append(erase_request(ctx, subject))
-    report.extra["residual_windows"] = residual_windows(ctx.bigquery, ctx.env, ctx.env_settings)
+    with running_check("residual windows") as check:  # what stays recoverable, and how long
+        check.data["windows"] = residual_windows(ctx.bigquery, ctx.env, ctx.env_settings)
+    report.checks.append(check)
     return report

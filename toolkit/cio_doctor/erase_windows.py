@@ -61,7 +61,9 @@ def residual_windows(client: Any, env: EnvFile, raw: dict[str, Any]) -> list[dic
     windows.append(
         {
             "copy": f"Pub/Sub topics {env.resource('*')}",
-            "window": f"{retention or 'the topics'} days of message retention (seek only)",
+            "window": f"{retention} days of message retention (seek only)"
+            if retention
+            else "the topics' message retention (pubsub.message_retention_days; seek only)",
         }
     )
     windows.append(
