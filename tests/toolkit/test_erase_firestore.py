@@ -7,14 +7,12 @@ import pytest
 from cio_doctor.config import EnvFile
 from cio_doctor.erase_firestore import TRAITS_COLLECTION, erase_watermarks
 from cio_shared.contract import person_hash
-from cio_shared.delivery.pipelines_guard import TRAITS_COLLECTION as HANDLERS_COLLECTION
 from cio_shared.transactional import firestore_client
 
 pytestmark = pytest.mark.integration
 
 
 def test_the_watermarks_of_the_person_go_and_the_others_stay(firestore_emulator_host: str) -> None:
-    assert TRAITS_COLLECTION == HANDLERS_COLLECTION
     env = EnvFile(name="erz", project_id="erase-firestore", delivery_api="pipelines")
     client = firestore_client(env.project_id, env.resource("claims"))
     erased, kept = person_hash("id", "erase-me"), person_hash("id", "keep-me")

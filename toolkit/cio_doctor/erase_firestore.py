@@ -12,15 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from cio_shared.contract import FIRESTORE_PURPOSE
+from cio_shared.contract import FIRESTORE_PURPOSE, PIPELINES_TRAITS_COLLECTION
 
 from cio_doctor.config import EnvFile
 from cio_doctor.findings import CannotCheck
 from cio_doctor.gcloud import google_error
 
-# cio_shared.delivery's TRAITS_COLLECTION (a module inside a part the toolkit may not import;
-# tests/toolkit/test_erase_units.py keeps the two equal)
-TRAITS_COLLECTION = "pipelines-traits"
+TRAITS_COLLECTION = PIPELINES_TRAITS_COLLECTION  # the delivery handlers' (contract)
 LOCATION = "firestore.watermarks"
 
 
