@@ -10,6 +10,7 @@ from stacks.analytics import Analytics
 from stacks.aspects import LabelAspect, RulesAspect
 from stacks.claims import Claims
 from stacks.config import Environment
+from stacks.erasure import ErasureAudit
 from stacks.event_bus import EventBus
 from stacks.handlers import Handlers
 from stacks.ledger import Ledger
@@ -77,6 +78,7 @@ class PlatformStack(cdk.TerraformStack):
         analytics = Analytics(self, env, bus, tree.analytics_dir)
         delivery.append(analytics.subscription)
         Ledger(self, env, analytics, tree.analytics_dir, ledger_services)
+        ErasureAudit(self, env, analytics)
         Monitoring(
             self, env, [str(s.name_input) for s in delivery], transactional=self.claims is not None
         )

@@ -169,3 +169,28 @@ def person_hash(kind: str, value: str) -> str:
     `TO_HEX(SHA256(CONCAT(kind, ':', value)))`."""
     normalized = value.strip().lower() if kind == "email" else value.strip()
     return hashlib.sha256(f"{kind}:{normalized}".encode()).hexdigest()
+
+
+# --- Erasure: `cio-doctor erase`'s audit, one row per run of a request ------------------------
+# The dataset `<prefix>_<env>_erasure` (stacks/erasure.py) holds no personal data: the person
+# hash, counts and locations only.
+ERASURE_PURPOSE = "erasure"
+ERASURE_AUDIT_TABLE = "erasure_audit"
+ERASURE_AUDIT_FIELDS = (  # name, BigQuery type, mode, description
+    ("request_id", "STRING", "REQUIRED", "er_ + a prefix of the person hash; stable per person"),
+    ("run_at", "TIMESTAMP", "REQUIRED", "when this run finished; the partitioning column"),
+    ("person_hash", "STRING", "REQUIRED", "person_hash() of the identifier the request gave"),
+    ("mode", "STRING", "REQUIRED", "suppress or delete"),
+    ("requested_by", "STRING", "NULLABLE", "who ran it (the operator account)"),
+    ("status", "STRING", "REQUIRED", "complete or pending"),
+    ("removed", "STRING", "NULLABLE", "JSON: location -> what the request removed so far"),
+    ("pending", "STRING", "REPEATED", "the locations not finished yet"),
+    ("state", "STRING", "NULLABLE", "JSON: what a rerun continues from (hashes only)"),
+)
+
+
+def erasure_audit_schema() -> list[dict[str, str]]:
+    """ERASURE_AUDIT_FIELDS as a BigQuery JSON schema (the stack's table, the tool's fallback)."""
+    return [
+        {"name": n, "type": t, "mode": m, "description": d} for n, t, m, d in ERASURE_AUDIT_FIELDS
+    ]

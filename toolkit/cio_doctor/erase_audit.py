@@ -1,8 +1,8 @@
 """The erasure audit in BigQuery: one row per `--yes` run of a request, no personal data.
 
 The latest row of a request is its state: a rerun continues from it. The dataset
-`<prefix>_<env>_erasure` and its table are created here when missing (no stack creates them
-yet), in the environment's BigQuery location.
+`<prefix>_<env>_erasure` and its table come from the stack (stacks/erasure.py); where it has
+not been applied yet they are created here, alike, in the environment's BigQuery location.
 """
 
 from __future__ import annotations
@@ -11,24 +11,15 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from cio_shared.contract import ERASURE_AUDIT_TABLE, ERASURE_PURPOSE, erasure_audit_schema
+
 from cio_doctor.config import EnvFile
 from cio_doctor.erase_bigquery import TIMEOUT_S, dataset
 from cio_doctor.findings import CannotCheck
 from cio_doctor.gcloud import google_error
 
-AUDIT_PURPOSE = "erasure"
-AUDIT_TABLE = "erasure_audit"
-AUDIT_SCHEMA = (
-    ("request_id", "STRING", "REQUIRED", "er_ + a prefix of the person hash; stable per person"),
-    ("run_at", "TIMESTAMP", "REQUIRED", "when this run finished"),
-    ("person_hash", "STRING", "REQUIRED", "SHA-256 of kind:value of the identifier given"),
-    ("mode", "STRING", "REQUIRED", "suppress or delete"),
-    ("requested_by", "STRING", "NULLABLE", "who ran it (operator account)"),
-    ("status", "STRING", "REQUIRED", "complete or pending"),
-    ("removed", "STRING", "NULLABLE", "JSON: location -> what this request removed so far"),
-    ("pending", "STRING", "REPEATED", "locations not finished yet"),
-    ("state", "STRING", "NULLABLE", "JSON: what a rerun continues from (hashes only)"),
-)
+AUDIT_PURPOSE = ERASURE_PURPOSE
+AUDIT_TABLE = ERASURE_AUDIT_TABLE
 
 
 @dataclass
@@ -87,10 +78,12 @@ class AuditStore:
         ds.description = "Erasure audit: one row per run of a request, hashes only"
         try:
             self.client.create_dataset(ds, exists_ok=True)
-            schema = [
-                bigquery.SchemaField(n, t, mode=m, description=d) for n, t, m, d in AUDIT_SCHEMA
-            ]
-            self.client.create_table(bigquery.Table(self.table_id, schema=schema), exists_ok=True)
+            schema = [bigquery.SchemaField.from_api_repr(f) for f in erasure_audit_schema()]
+            table = bigquery.Table(self.table_id, schema=schema)
+            table.time_partitioning = bigquery.TimePartitioning(
+                type_=bigquery.TimePartitioningType.MONTH, field="run_at"
+            )
+            self.client.create_table(table, exists_ok=True)
         except Exception as exc:
             raise CannotCheck(f"cannot create {self.table_id}: {google_error(exc)}") from None
         self._ready = True
