@@ -99,3 +99,57 @@ def test_other_dml_errors_are_not_mistaken_for_the_buffer() -> None:
 
     with pytest.raises(CannotCheck, match="updateData"):
         bq.erase_table(Broken(1, False), bq.tables(ENV)[0], {"h"}, act=True)
+
+
+def _context(**overrides: Any) -> Any:
+    from datetime import timedelta
+
+    from cio_doctor import erase
+
+    fields: dict[str, Any] = {
+        "env": ENV, "app": None, "bigquery": None, "subscriber": None, "audit": None,
+        "mode": "suppress", "act": True, "settle": timedelta(0), "cio_wait": 0, "scan_wait": 0,
+    }  # fmt: skip
+    return erase.Context(**(fields | overrides))
+
+
+def test_messages_that_vanish_between_the_two_scans_name_another_consumer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from cio_doctor import erase, erase_pubsub
+    from cio_doctor.findings import Check
+
+    sub = "projects/p/subscriptions/cio-dev-track-dead-letter"
+    scans = iter(
+        [
+            erase_pubsub.Scan(sub, seen=5, matched=1, removed=1, others=4),
+            erase_pubsub.Scan(sub, seen=2, matched=0, others=2),  # two of the four are gone
+        ]
+    )
+    monkeypatch.setattr(erase_pubsub, "scan", lambda *args: next(scans))
+    check = Check("request")
+    row = erase._keeper(_context(), sub, {"h"}, [Subject("id", "1")], check)
+    assert (row["removed"], row["remaining"], row["others_released"]) == (1, 0, 4)
+    [finding] = check.findings
+    assert finding.code == "other_consumer" and "2 message(s) vanished" in finding.title
+
+
+def test_pending_parts_say_where_and_until_when() -> None:
+    from datetime import UTC, datetime
+
+    from cio_doctor import erase
+
+    ledger = bq.TableResult(bq.tables(ENV)[1], before=2, remaining=2, pending="buffer")
+    ledger.retry_after = "2026-11-30T12:00:00Z"
+    state = {"customerio": {"verified_at": datetime.now(UTC).isoformat()}}
+    places = [{"subscription": "cio-dev-webhook-quarantine", "remaining": 1}]
+    pending = erase._pending(_context(), state, places, [ledger])
+    assert pending == [
+        "cio-dev-webhook-quarantine: 1 left",
+        "bigquery.ledger: buffer (retry after 2026-11-30T12:00:00Z)",
+    ]
+    unverified = {"customerio": {"verified_at": None}}
+    assert erase._pending(_context(act=False), unverified, [], [])[:2] == [
+        "everything: dry run, nothing erased (run again with --yes)",
+        "customerio: the profile is still found through the App API",
+    ]
