@@ -12,6 +12,11 @@ and keeps the batch open meanwhile: when the budget is what limits, a batch fill
 as its request has to wait anyway, so each request carries as many operations as arrived in
 that time instead of queueing many small batches behind the budget. `admit` returning False
 (the wait would exceed its bound) closes the batch and answers every member `refuse(items)`.
+
+A member waits on a lock of its own, taken when it joins and released by the leader once the
+results are in: a batch's answer wakes each member once, instead of every member waking on one
+Event and then queueing for its Condition's lock (measured with bench_delivery: fewer context
+switches per delivery).
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ class _Batch(Generic[R]):
         self.size = 0
         self.closed = False
         self.full = threading.Event()
-        self.done = threading.Event()
+        self.gates: list[threading.Lock] = []  # one per member, held until the batch is answered
         self.results: Sequence[R] = ()
         self.error: BaseException | None = None
 
@@ -71,6 +76,10 @@ class Coalescer(Generic[R]):
             leader = batch is None
             if batch is None:
                 batch = self._open = _Batch()
+            else:
+                gate = threading.Lock()
+                gate.acquire()
+                batch.gates.append(gate)
             index = len(batch.items)
             batch.items.append(item)
             batch.size += size
@@ -79,7 +88,7 @@ class Coalescer(Generic[R]):
         if leader:
             self._lead(batch)
         else:
-            batch.done.wait()
+            gate.acquire()  # released by the leader, results in place
         if batch.error is not None:
             raise RuntimeError("the batch this item was part of failed to send") from batch.error
         return batch.results[index]
@@ -114,4 +123,5 @@ class Coalescer(Generic[R]):
                 self._close(batch)
             batch.error = exc
         finally:
-            batch.done.set()
+            for gate in batch.gates:  # complete: the batch was closed before it was sent
+                gate.release()
