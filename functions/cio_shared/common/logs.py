@@ -21,6 +21,8 @@ _SECRET_KEYS = re.compile(r"(key|secret|token|password|authorization|signature)"
 _TRACE_CONTEXT = re.compile(r"^([0-9a-fA-F]{32})")
 _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-")
 _write_lock = threading.Lock()
+# json.dumps with options builds an encoder per call; one, shared (encode is thread-safe)
+_ENCODER = json.JSONEncoder(default=str, ensure_ascii=False)
 
 REDACTED = "[redacted]"
 
@@ -51,6 +53,19 @@ def redact(value: Any, key: str = "") -> Any:
     if isinstance(value, list | tuple):
         return [redact(v) for v in value]
     return value
+
+
+def _redact_field(key: str, value: Any) -> Any:
+    """`redact(value, key)` for one log field, with the common cases (numbers, strings without
+    `@`) answered before any recursion: a log line's fields are mostly those."""
+    if _secret_key(key):
+        return REDACTED
+    kind = type(value)
+    if kind is str:
+        return redact_email(value)
+    if kind is int or kind is float or kind is bool or value is None:
+        return value
+    return redact(value, key)
 
 
 def trace_id_from_headers(headers: Mapping[str, str]) -> str | None:
@@ -92,8 +107,12 @@ class StructuredLogger:
     def log(self, severity: str, message: str, **fields: Any) -> None:
         entry: dict[str, Any] = {"severity": severity, "message": redact_email(message)}
         entry["component"] = self.component
-        entry.update(redact({**self._fields, **fields}))
-        line = json.dumps(entry, default=str, ensure_ascii=False)
+        # as redact({**self._fields, **fields}): a call's field overrides a bound one in place
+        for key, value in self._fields.items():
+            entry[key] = _redact_field(key, value)
+        for key, value in fields.items():
+            entry[key] = _redact_field(key, value)
+        line = _ENCODER.encode(entry)
         stream = self._stream or sys.stdout
         with _write_lock:
             stream.write(line + "\n")
