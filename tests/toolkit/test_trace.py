@@ -106,6 +106,21 @@ def trace(env: str, env_dir: Path, sim: Sim, *args: str) -> Result:
 
 DELIVERED = [(from_status(429), 1, 50), (from_status(200), 2, 45)]
 OPENED = [("sent", 40), ("delivered", 39), ("opened", 30)]
+
+
+def message(state_minutes: dict[str, int]) -> dict[str, Any]:
+    """The same message as Customer.io's App API shows it (metrics: name -> Unix time)."""
+    metrics = {name: int(ago(minutes).timestamp()) for name, minutes in state_minutes.items()}
+    first = min(metrics.values())
+    return {
+        "id": "m-1",
+        "customer_id": "42",
+        "campaign_id": 7,
+        "created": first,
+        "metrics": metrics,
+    }
+
+
 SCENARIOS: dict[str, tuple[World, int]] = {
     "never_published": (World(person=PERSON), 1),
     "dead_lettered": (
@@ -127,12 +142,25 @@ SCENARIOS: dict[str, tuple[World, int]] = {
         1,
     ),
     "message_bounced": (
-        World(decisions=DELIVERED, person=PERSON, webhooks=[("sent", 40), ("bounced", 39)]),
+        World(
+            decisions=DELIVERED,
+            person=PERSON,
+            webhooks=[("sent", 40), ("bounced", 39)],
+            seed={"messages": [message({"sent": 40, "bounced": 39})]},
+        ),
         1,
     ),
     "person_unsubscribed": (World(decisions=DELIVERED, person={**PERSON, "unsubscribed": True}), 1),
     "no_message": (World(decisions=DELIVERED, person=PERSON), 1),
-    "ok": (World(decisions=DELIVERED, person=PERSON, webhooks=OPENED), 0),
+    "ok": (
+        World(
+            decisions=DELIVERED,
+            person=PERSON,
+            webhooks=OPENED,
+            seed={"messages": [message(dict(OPENED))]},
+        ),
+        0,
+    ),
 }
 
 
