@@ -11,6 +11,11 @@ events/s, the ratio, p50/p99 delivery latency (first push to delivered, retries 
 Track API requests per event and handler CPU per delivered event (its process tree, from
 /proc; it includes the work on deliveries answered `retry` by the local rate limit).
 
+The floor (`bare` in the batching scenario): a bare functions-framework function on the same
+server settings, load generator and concurrency, that reads the body and answers after the
+batching run's median latency (so requests arrive at about the same rate): what the server
+costs per request before any handler work. `handler over bare` is the difference.
+
 Scenario `apis`: the Track API and the Pipelines API side by side, batching on, under the same
 request budget (the simulator limits each API to it, the handler's budget is the same), one run;
 then the Pipelines path behind its Firestore guard (pipelines_guard: a read before, a write after
@@ -40,6 +45,7 @@ import itertools
 import json
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -55,6 +61,24 @@ from cio_shared.messages import new_event_id  # noqa: E402
 from tests.support.processes import FUNCTIONS, free_port, running  # noqa: E402
 
 SITE_ID, API_KEY = "bench-site", "bench-key"
+# The floor: functions-framework alone, answering a push after a fixed wait (BARE_WAIT_MS).
+BARE = """
+import json
+import os
+import time
+
+import functions_framework
+
+WAIT = float(os.environ["BARE_WAIT_MS"]) / 1000
+ANSWER = json.dumps({"decision": "delivered", "reason": "ok"})
+
+
+@functions_framework.http
+def handle(request):
+    request.get_data(cache=False)
+    time.sleep(WAIT)
+    return ANSWER, 200, {"Content-Type": "application/json"}
+"""
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -233,8 +257,10 @@ def run_mode(
     seconds: float | None = None,
     prepared: int = 20_000,
     api_env: dict[str, str] | None = None,
+    source: Path = FUNCTIONS / "track" / "main.py",
 ) -> Result:
-    """`api_env`: variables for the Pipelines API (`pipelines_env`); the Track API without."""
+    """`api_env`: variables for the Pipelines API (`pipelines_env`); the Track API without.
+    `source`: the function functions-framework serves (the track handler, or the bare floor)."""
     seconds = args.seconds if seconds is None else seconds
     port = free_port()
     env = {
@@ -252,7 +278,7 @@ def run_mode(
         **(api_env or {}),
     }
     argv = [
-        sys.executable, "-m", "functions_framework", f"--source={FUNCTIONS / 'track' / 'main.py'}",
+        sys.executable, "-m", "functions_framework", f"--source={source}",
         "--target=handle", "--host=127.0.0.1", f"--port={port}",
     ]  # fmt: skip
     requests.post(f"{sim_url}/_admin/reset", timeout=10).raise_for_status()  # full buckets
@@ -340,15 +366,23 @@ def batching_scenario(args: argparse.Namespace) -> None:
         sim_url = f"http://127.0.0.1:{sim_port}"
         single = run_mode("per-event", sim_url, args, batching=False, prepared=2_000)
         batched = run_mode("batching", sim_url, args, batching=True)
+        with tempfile.TemporaryDirectory() as scratch:
+            source = Path(scratch) / "bare.py"
+            source.write_text(BARE)
+            os.environ["BARE_WAIT_MS"] = f"{batched.quantile(0.5):.1f}"
+            bare = run_mode("bare", sim_url, args, batching=False, source=source)
     print(
         f"budget {args.budget:g} requests/s, simulator latency {args.latency_ms:g} ms, "
-        f"{args.concurrency} concurrent deliveries, {args.seconds:g} s per mode"
+        f"{args.concurrency} concurrent deliveries, {args.seconds:g} s per mode; bare: "
+        f"functions-framework alone, answering after the batching run's p50"
     )
-    print(single.line())
-    print(batched.line())
+    for result in (single, batched, bare):
+        print(result.line())
     print(
         f"ratio batching / per-event: {batched.per_second / single.per_second:.1f}x; "
-        f"batching: {batched.cpu_ms_per_event:.3f} ms CPU per delivered event, "
+        f"batching: {batched.cpu_ms_per_event:.3f} ms CPU per delivered event "
+        f"(bare server {bare.cpu_ms_per_event:.3f} ms per request, handler over bare "
+        f"{batched.cpu_ms_per_event - bare.cpu_ms_per_event:.3f} ms), "
         f"{batched.requests / max(1, batched.delivered):.4f} Track API requests per event"
     )
 
