@@ -14,9 +14,10 @@ from typing import Any
 from cio_shared.contract import ERASURE_AUDIT_TABLE, ERASURE_PURPOSE, erasure_audit_schema
 
 from cio_doctor.config import EnvFile
-from cio_doctor.erase_bigquery import TIMEOUT_S, dataset
+from cio_doctor.erase_bigquery import TIMEOUT_S
 from cio_doctor.findings import CannotCheck
 from cio_doctor.gcloud import google_error
+from cio_doctor.ledger import dataset_name
 
 AUDIT_PURPOSE = ERASURE_PURPOSE
 AUDIT_TABLE = ERASURE_AUDIT_TABLE
@@ -31,7 +32,7 @@ class AuditStore:
 
     @classmethod
     def for_env(cls, client: Any, env: EnvFile, location: str | None) -> AuditStore:
-        table = f"{env.project_id}.{dataset(env, AUDIT_PURPOSE)}.{AUDIT_TABLE}"
+        table = f"{env.project_id}.{dataset_name(env, AUDIT_PURPOSE)}.{AUDIT_TABLE}"
         return cls(client, table, location)
 
     def latest(self, request_id: str) -> dict[str, Any] | None:

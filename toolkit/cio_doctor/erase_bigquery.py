@@ -26,6 +26,7 @@ from cio_shared.contract import LEDGER_PURPOSE, LEDGER_TABLE
 from cio_doctor.config import EnvFile
 from cio_doctor.findings import CannotCheck
 from cio_doctor.gcloud import google_error
+from cio_doctor.ledger import dataset_name
 
 STREAMING_BUFFER = "streaming buffer"
 BUFFER_RETRY = timedelta(minutes=90)  # the documented longest stay in the streaming buffer
@@ -55,11 +56,6 @@ WEBHOOK_MATCH = " OR ".join(
 LEDGER_MATCH = "jsonPayload.person_hash IN UNNEST(@hashes)"
 
 
-def dataset(env: EnvFile, purpose: str) -> str:
-    """`<prefix>_<env>_<purpose>`, as the stacks name datasets."""
-    return env.resource(purpose).replace("-", "_")
-
-
 @dataclass(frozen=True)
 class Table:
     name: str  # the location's name in reports and state
@@ -73,13 +69,13 @@ def tables(env: EnvFile) -> list[Table]:
     return [
         Table(
             "bigquery.webhook_events",
-            f"{project}.{dataset(env, 'analytics')}.webhook_events",
+            f"{project}.{dataset_name(env, 'analytics')}.webhook_events",
             WEBHOOK_MATCH,
             "Storage Write API (BigQuery subscription)",
         ),
         Table(
             "bigquery.ledger",
-            f"{project}.{dataset(env, LEDGER_PURPOSE)}.{LEDGER_TABLE}",
+            f"{project}.{dataset_name(env, LEDGER_PURPOSE)}.{LEDGER_TABLE}",
             LEDGER_MATCH,
             "legacy streaming API (Cloud Logging sink)",
         ),
