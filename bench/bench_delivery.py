@@ -34,6 +34,7 @@ handler it measures.
 
     .venv/bin/python bench/bench_delivery.py [--scenario all|batching|throttled|apis] [--seconds 10]
         [--throttled-seconds 30] [--budget 50] [--latency-ms 50] [--concurrency 128]
+        [--batch-wait-ms 25] [--max-wait-ms N]
 """
 
 from __future__ import annotations
@@ -275,6 +276,7 @@ def run_mode(
         "CIO_BATCH_MAX_WAIT_MS": str(args.batch_wait_ms),
         "CIO_BATCH_MAX_ITEMS": "100",
         "THREADS": str(args.concurrency),
+        **({"CIO_RATE_LIMIT_MAX_WAIT_MS": str(args.max_wait_ms)} if args.max_wait_ms else {}),
         **(api_env or {}),
     }
     argv = [
@@ -451,6 +453,12 @@ def main() -> int:
     )
     parser.add_argument("--concurrency", type=int, default=128, help="concurrent push deliveries")
     parser.add_argument("--batch-wait-ms", type=int, default=25, help="CIO_BATCH_MAX_WAIT_MS")
+    parser.add_argument(
+        "--max-wait-ms",
+        type=int,
+        default=0,
+        help="CIO_RATE_LIMIT_MAX_WAIT_MS (default: the handler's own)",
+    )
     args = parser.parse_args()
     if args.scenario in ("all", "batching"):
         batching_scenario(args)
