@@ -11,7 +11,8 @@ cost about 1 ms of CPU per call more than the same call on a urllib3 pool (it pr
 request, merges proxy and environment settings, runs hooks and cookies every time), which is
 most of what a batch of ~20 deliveries spent on its HTTP call. The instance's `requests.Session`
 stays the configuration (Basic auth and headers; `PipelinesClient` sets its own), read once
-into the pool's default headers.
+into the pool's default headers. Redirects are not followed: a 3xx is an unexpected answer
+(retry), where `requests` would have followed a 302 to the POST with a GET.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import certifi
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import HTTPError, NewConnectionError, ProtocolError
+from urllib3.exceptions import HTTPError, NewConnectionError, ProtocolError, ProxyError, SSLError
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
 from cio_shared.delivery.settings import Settings
@@ -128,7 +129,7 @@ class TrackClient:
             raise TransportError("connection_error", f"{path}: {type(exc).__name__}") from None
         except Urllib3Timeout as exc:
             raise TransportError("timeout", f"{path}: {type(exc).__name__}") from None
-        except (ProtocolError, ConnectionError) as exc:
+        except (ProtocolError, SSLError, ProxyError, ConnectionError) as exc:  # as requests
             raise TransportError("connection_error", f"{path}: {type(exc).__name__}") from None
         except (HTTPError, OSError) as exc:
             raise TransportError("request_error", f"{path}: {type(exc).__name__}") from None
