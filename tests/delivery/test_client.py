@@ -74,6 +74,41 @@ def test_transport_failures_become_retries(kind, reason):
     assert "c-1" not in outcome.detail  # no payload in errors
 
 
+def test_a_redirect_is_not_followed():
+    """A 302 answers retry (unexpected_302): following it would turn the POST into a GET."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    seen: list[str] = []
+
+    class Redirect(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            seen.append(self.command)
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(302)
+            self.send_header("Location", "/elsewhere")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def do_GET(self) -> None:
+            seen.append(self.command)
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        outcome = SingleSender(TrackClient(settings_for(url)), TokenBucket(0), 0).send(operation())
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert (outcome.decision, outcome.reason, seen) == (Decision.RETRY, "unexpected_302", ["POST"])
+
+
 def test_nothing_listening_is_a_connection_error():
     url = f"http://127.0.0.1:{h.free_port()}"
     outcome = SingleSender(TrackClient(settings_for(url)), TokenBucket(0), 0).send(operation())
