@@ -5,6 +5,7 @@ subscription that writes webhook events into it with no code in between.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from string import Template
 
@@ -74,24 +75,21 @@ class Analytics(cdk.Construct):
         )
         schema = load_schema(analytics_dir, TABLE)
         expiration = env.bigquery.partition_expiration_days
-        self.table = cdk.BigqueryTable(
+        self.table = partitioned_table(
             self,
+            env,
             "webhook-events",
-            project=env.project_id,
-            dataset_id=self.dataset.dataset_id,
-            table_id=TABLE,
-            description="One row per webhook delivery; duplicates expected (dedupe by event_id)",
-            schema=json.dumps(schema),
-            time_partitioning={
+            self.dataset,
+            TABLE,
+            "One row per webhook delivery; duplicates expected (dedupe by event_id)",
+            schema,
+            {
                 "type": env.bigquery.partitioning,
                 "field": "timestamp",
                 "expiration_ms": expiration * DAY_MS if expiration else None,
             },
+            cmek,
             clustering=["metric", "object_type"],
-            deletion_protection=env.protected,
-            encryption_configuration=cmek,
-            labels={"component": "analytics"},
-            lifecycle=lifecycle(env),
         )
         for name, sql in load_views(analytics_dir).items():
             self._view(name, sql, self.dataset)
@@ -181,6 +179,37 @@ def bigquery_dataset(
         labels={"component": "analytics"},
         lifecycle=lifecycle(env),
         default_partition_expiration_ms=default_partition_expiration_ms,
+    )
+
+
+def partitioned_table(
+    scope: cdk.Construct,
+    env: Environment,
+    id_: str,
+    dataset: cdk.BigqueryDataset,
+    table_id: str,
+    description: str,
+    schema: Sequence[Mapping[str, object]],
+    time_partitioning: dict[str, object],
+    cmek: dict[str, str] | None,
+    component: str = "analytics",
+    clustering: list[str] | None = None,
+) -> cdk.BigqueryTable:
+    """A table with a JSON schema and time partitioning, protected where the environment is."""
+    return cdk.BigqueryTable(
+        scope,
+        id_,
+        project=env.project_id,
+        dataset_id=dataset.dataset_id,
+        table_id=table_id,
+        description=description,
+        schema=json.dumps(schema),
+        time_partitioning=time_partitioning,
+        clustering=clustering,
+        deletion_protection=env.protected,
+        encryption_configuration=cmek,
+        labels={"component": component},
+        lifecycle=lifecycle(env),
     )
 
 

@@ -7,14 +7,11 @@ is protected. The tool creates the same table where this stack is not deployed.
 
 from __future__ import annotations
 
-import json
-
 from cio_shared import contract
 
 from stacks import cdk
-from stacks.analytics import Analytics, bigquery_dataset
+from stacks.analytics import Analytics, bigquery_dataset, partitioned_table
 from stacks.config import Environment
-from stacks.naming import lifecycle
 
 
 class ErasureAudit(cdk.Construct):
@@ -28,17 +25,15 @@ class ErasureAudit(cdk.Construct):
             "Erasure audit of cio-doctor erase: hashes, counts and locations, no personal data",
             analytics.cmek,
         )
-        self.table = cdk.BigqueryTable(
+        self.table = partitioned_table(
             self,
+            env,
             "table",
-            project=env.project_id,
-            dataset_id=self.dataset.dataset_id,
-            table_id=contract.ERASURE_AUDIT_TABLE,
-            description="One row per run of an erasure request (cio-doctor erase)",
-            schema=json.dumps(contract.erasure_audit_schema()),
-            time_partitioning={"type": "MONTH", "field": "run_at"},
-            deletion_protection=env.protected,
-            encryption_configuration=analytics.cmek,
-            labels={"component": "erasure"},
-            lifecycle=lifecycle(env),
+            self.dataset,
+            contract.ERASURE_AUDIT_TABLE,
+            "One row per run of an erasure request (cio-doctor erase)",
+            contract.erasure_audit_schema(),
+            {"type": "MONTH", "field": "run_at"},
+            analytics.cmek,
+            component="erasure",
         )

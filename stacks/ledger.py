@@ -21,7 +21,6 @@ matching entries. What the export does, and how this module meets it
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from string import Template
@@ -37,9 +36,9 @@ from stacks.analytics import (
     dataset_readers,
     load_schema,
     load_views,
+    partitioned_table,
 )
 from stacks.config import Environment
-from stacks.naming import lifecycle
 
 LEDGER_FOLDER = "ledger"
 DELIVERY_DECISIONS = ("delivered", "retry", "dead_lettered")
@@ -101,19 +100,17 @@ class Ledger(cdk.Construct):
             default_partition_expiration_ms=expiration_ms,
         )
         folder = analytics_dir / LEDGER_FOLDER
-        self.table = cdk.BigqueryTable(
+        self.table = partitioned_table(
             self,
+            env,
             "table",
-            project=env.project_id,
-            dataset_id=self.dataset.dataset_id,
-            table_id=contract.LEDGER_TABLE,
-            description="Written by the ledger log sink (Cloud Logging's export schema)",
-            schema=json.dumps(load_schema(folder, contract.LEDGER_TABLE)),
-            time_partitioning={"type": "DAY", "field": "timestamp", "expiration_ms": expiration_ms},
-            deletion_protection=env.protected,
-            encryption_configuration=analytics.cmek,
-            labels={"component": "ledger"},
-            lifecycle=lifecycle(env),
+            self.dataset,
+            contract.LEDGER_TABLE,
+            "Written by the ledger log sink (Cloud Logging's export schema)",
+            load_schema(folder, contract.LEDGER_TABLE),
+            {"type": "DAY", "field": "timestamp", "expiration_ms": expiration_ms},
+            analytics.cmek,
+            component="ledger",
         )
         self.views = self._views(env, analytics, load_views(analytics_dir, LEDGER_FOLDER))
         # the ledger holds no personal data, but its views read the raw webhook events
