@@ -98,9 +98,10 @@ class Person(BaseModel):
         return {k: v for k, v in self.model_dump().items() if v is not None}
 
     def ledger_hash(self) -> str:
-        """The hashed id the delivery ledger carries instead of the identifier."""
-        kind, value = next(iter(self.identifiers().items()))
-        return person_hash(kind, value)
+        """The hashed id the delivery ledger carries instead of the identifier (on the hot
+        path: read the one set field directly, no model dump)."""
+        kind = "id" if self.id is not None else "email" if self.email is not None else "cio_id"
+        return person_hash(kind, str(getattr(self, kind)))
 
 
 class _Common(BaseModel):
