@@ -132,7 +132,7 @@ def _short(subscription: str) -> str:
     return subscription.rsplit("/", 1)[-1]
 
 
-def _peek_all(target: Target, subs: list[str], limit: int) -> Peeked:
+def peek_all(target: Target, subs: list[str], limit: int) -> Peeked:
     """Read every subscription on its own: one that cannot be read is reported, not fatal."""
     from cio_shared.common import subscriber
 
@@ -224,7 +224,7 @@ def list_report(target: Target, subs: list[str], limit: int) -> Report:
     now = datetime.now(UTC)
     unreadable: list[Check] = []
     with running_check("dead letters") as check:
-        peeked = _peek_all(target, subs, limit)
+        peeked = peek_all(target, subs, limit)
         messages = peeked.messages()
         check.data["subscriptions"] = [
             {
@@ -251,7 +251,7 @@ def inspect_report(target: Target, subs: list[str], message_id: str, limit: int)
     report = Report("dlq inspect", message_id)
     now = datetime.now(UTC)
     with running_check("dead letter") as check:
-        peeked = _peek_all(target, subs, limit)
+        peeked = peek_all(target, subs, limit)
         match = next((m for m in peeked.messages() if m.message_id == message_id), None)
         if match is None:
             searched = ", ".join(_short(s) for s in peeked.found) or "no subscription"
@@ -281,7 +281,7 @@ def plan_replay(
     planned: set[str] = set()
     unreadable: list[Check] = []
     with running_check("replay plan") as check:
-        peeked = _peek_all(target, subs, limit)
+        peeked = peek_all(target, subs, limit)
         unreadable = peeked.failed_checks()
         rows = []
         for message in peeked.messages():

@@ -133,7 +133,7 @@ def _dead_letters(sources: Sources, subject: Subject, hashes: list[str], got: Ga
     unreadable: list[Check] = []
     with running_check("dead letters") as check:
         target = sources.dead_letters
-        peeked = dlq._peek_all(target, sources.subscriptions, DEAD_LETTERS_SCANNED)
+        peeked = dlq.peek_all(target, sources.subscriptions, DEAD_LETTERS_SCANNED)
         unreadable = peeked.failed_checks()
         now = datetime.now(UTC)
         mine = [m for m in peeked.messages() if _concerns(m, subject, hashes)]
