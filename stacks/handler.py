@@ -101,6 +101,7 @@ class HandlerFunction(cdk.Construct):
             )
             per_instance = budget * share / env.scaling(manifest.name).max_instances
             variables[contract.RATE_LIMIT] = f"{per_instance:.3f}"
+            variables[contract.RATE_LIMIT_MAX_WAIT] = str(env.customerio.rate_limit_max_wait_ms)
         if manifest.firestore:
             variables.update(self._claims().variables())
         return dict(sorted(variables.items()))

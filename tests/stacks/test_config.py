@@ -80,14 +80,22 @@ def test_ack_deadline_must_cover_the_function_timeout(tmp_path: Path) -> None:
     )
 
 
-def test_timeout_must_exceed_customerio_call_and_batch_wait(tmp_path: Path) -> None:
+def test_timeout_must_exceed_customerio_call_batch_and_rate_limit_waits(tmp_path: Path) -> None:
     path = write_env(
         tmp_path,
         "qa",
         customerio={"call_timeout_seconds": 10, "batch_max_wait_ms": 500},
-        handlers={"track": {"timeout_seconds": 10}},
+        handlers={"track": {"timeout_seconds": 20}},
     )
-    assert "must exceed the Customer.io call timeout plus batching wait (10.5 s)" in error_for(path)
+    # 10 s call + 0.5 s batching + the default 10 s rate-limit wait
+    assert "plus the batching and rate-limit waits (20.5 s)" in error_for(path)
+    path = write_env(
+        tmp_path,
+        "qa",
+        customerio={"call_timeout_seconds": 10, "rate_limit_max_wait_ms": 2000},
+        handlers={"track": {"timeout_seconds": 12}},
+    )
+    assert "plus the batching and rate-limit waits (12.025 s)" in error_for(path)
 
 
 def test_request_shares_split_one_budget(tmp_path: Path) -> None:

@@ -223,6 +223,11 @@ def test_rate_budget_split_per_instance(template: Template, env_name: str) -> No
             assert float(variables["CIO_RATE_LIMIT_PER_SECOND"]) == pytest.approx(expected, 1e-3)
         else:
             assert "CIO_RATE_LIMIT_PER_SECOND" not in variables
+            assert contract.RATE_LIMIT_MAX_WAIT not in variables
+            continue
+        # how long a delivery may wait for that budget: the environment's setting
+        wait = variables[contract.RATE_LIMIT_MAX_WAIT]
+        assert int(wait) == env.customerio.rate_limit_max_wait_ms
 
 
 def test_producers_may_only_publish_to_event_topics(template: Template, env_name: str) -> None:

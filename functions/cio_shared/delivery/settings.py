@@ -80,7 +80,7 @@ class Settings:
             timeout_seconds=reader.number("CIO_TIMEOUT_SECONDS", 5.0, minimum=0.1),
             rate_limit_per_second=reader.number("CIO_RATE_LIMIT_PER_SECOND", 0.0, minimum=0.0),
             rate_limit_max_wait_ms=int(
-                reader.number("CIO_RATE_LIMIT_MAX_WAIT_MS", 2000, minimum=0)
+                reader.number(contract.RATE_LIMIT_MAX_WAIT, 2000, minimum=0)
             ),
             rate_limit_adaptive=reader.flag("CIO_RATE_LIMIT_ADAPTIVE", True),
             batch_enabled=reader.flag("CIO_BATCH_ENABLED", True),

@@ -72,7 +72,7 @@ class Settings:
             timeout_seconds=reader.number(contract.CALL_TIMEOUT, 5.0, minimum=0.1),
             rate_limit_per_second=reader.number(contract.RATE_LIMIT, 0.0, minimum=0.0),
             rate_limit_max_wait_ms=int(
-                reader.number("CIO_RATE_LIMIT_MAX_WAIT_MS", 2000, minimum=0)
+                reader.number(contract.RATE_LIMIT_MAX_WAIT, 2000, minimum=0)
             ),
             environment=env.get(contract.ENVIRONMENT, "local"),
         )
