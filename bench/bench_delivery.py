@@ -11,10 +11,12 @@ events/s, the ratio, p50/p99 delivery latency (first push to delivered, retries 
 Track API requests per event and handler CPU per delivered event (its process tree, from
 /proc; it includes the work on deliveries answered `retry` by the local rate limit).
 
-The floor (`bare` in the batching scenario): a bare functions-framework function on the same
+The floor (`bare-*` in the batching scenario): a bare functions-framework function on the same
 server settings, load generator and concurrency, that reads the body and answers after the
 batching run's median latency (so requests arrive at about the same rate): what the server
-costs per request before any handler work. `handler over bare` is the difference.
+costs per request before any handler work, on functions-framework's WSGI server (Flask on
+gunicorn threads) and on its ASGI server (Starlette on uvicorn), which the handlers run on.
+`handler over it` is the difference from the ASGI floor.
 
 Scenario `apis`: the Track API and the Pipelines API side by side, batching on, under the same
 request budget (the simulator limits each API to it, the handler's budget is the same), one run;
@@ -62,8 +64,11 @@ from cio_shared.messages import new_event_id  # noqa: E402
 from tests.support.processes import FUNCTIONS, free_port, running  # noqa: E402
 
 SITE_ID, API_KEY = "bench-site", "bench-key"
-# The floor: functions-framework alone, answering a push after a fixed wait (BARE_WAIT_MS).
-BARE = """
+# The floor: functions-framework alone, answering a push after a fixed wait (BARE_WAIT_MS), on
+# its WSGI server (Flask on gunicorn's threads: what the handlers ran on before) and on its
+# ASGI server (Starlette on uvicorn: what track and identify run on now).
+BARE = {
+    "bare-wsgi": """
 import json
 import os
 import time
@@ -79,7 +84,26 @@ def handle(request):
     request.get_data(cache=False)
     time.sleep(WAIT)
     return ANSWER, 200, {"Content-Type": "application/json"}
-"""
+""",
+    "bare-asgi": """
+import asyncio
+import json
+import os
+
+import functions_framework.aio
+from starlette.responses import Response
+
+WAIT = float(os.environ["BARE_WAIT_MS"]) / 1000
+ANSWER = json.dumps({"decision": "delivered", "reason": "ok"})
+
+
+@functions_framework.aio.http
+async def handle(request):
+    await request.body()
+    await asyncio.sleep(WAIT)
+    return Response(ANSWER, 200, media_type="application/json")
+""",
+}
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -368,23 +392,28 @@ def batching_scenario(args: argparse.Namespace) -> None:
         sim_url = f"http://127.0.0.1:{sim_port}"
         single = run_mode("per-event", sim_url, args, batching=False, prepared=2_000)
         batched = run_mode("batching", sim_url, args, batching=True)
+        os.environ["BARE_WAIT_MS"] = f"{batched.quantile(0.5):.1f}"
+        bare = []
         with tempfile.TemporaryDirectory() as scratch:
-            source = Path(scratch) / "bare.py"
-            source.write_text(BARE)
-            os.environ["BARE_WAIT_MS"] = f"{batched.quantile(0.5):.1f}"
-            bare = run_mode("bare", sim_url, args, batching=False, source=source)
+            for name, text in BARE.items():
+                source = Path(scratch) / f"{name.replace('-', '_')}.py"
+                source.write_text(text)
+                bare.append(run_mode(name, sim_url, args, batching=False, source=source))
     print(
         f"budget {args.budget:g} requests/s, simulator latency {args.latency_ms:g} ms, "
         f"{args.concurrency} concurrent deliveries, {args.seconds:g} s per mode; bare: "
-        f"functions-framework alone, answering after the batching run's p50"
+        f"functions-framework alone (WSGI and ASGI servers), answering after the batching "
+        f"run's p50"
     )
-    for result in (single, batched, bare):
+    for result in (single, batched, *bare):
         print(result.line())
+    floor = bare[-1]  # the server the handlers run on
     print(
         f"ratio batching / per-event: {batched.per_second / single.per_second:.1f}x; "
         f"batching: {batched.cpu_ms_per_event:.3f} ms CPU per delivered event "
-        f"(bare server {bare.cpu_ms_per_event:.3f} ms per request, handler over bare "
-        f"{batched.cpu_ms_per_event - bare.cpu_ms_per_event:.3f} ms), "
+        f"(bare {floor.mode} {floor.cpu_ms_per_event:.3f} ms per request, handler over it "
+        f"{batched.cpu_ms_per_event - floor.cpu_ms_per_event:.3f} ms; bare {bare[0].mode} "
+        f"{bare[0].cpu_ms_per_event:.3f} ms), "
         f"{batched.requests / max(1, batched.delivered):.4f} Track API requests per event"
     )
 

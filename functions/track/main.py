@@ -2,14 +2,18 @@
 
 Configuration and decisions: functions/README.md. The connection pool and settings are created
 once, when the instance imports this module.
+
+Served by functions-framework's ASGI server (`functions_framework.aio`: uvicorn): a delivery is
+a coroutine, and concurrent deliveries share Track API batches without a thread each
+(bench/README.md: about a fifth of the server CPU per request of its WSGI server).
 """
 
-import functions_framework
+import functions_framework.aio
 from cio_shared.delivery import build_handler
 
 _HANDLER = build_handler(handler="track", topic="track")
 
 
-@functions_framework.http
-def handle(request):  # type: ignore[no-untyped-def]
-    return _HANDLER(request)
+@functions_framework.aio.http
+async def handle(request):  # type: ignore[no-untyped-def]
+    return await _HANDLER.serve(request)

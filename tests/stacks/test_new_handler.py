@@ -69,7 +69,9 @@ def test_manifest_and_code_agree(name: str) -> None:
     (manifest,) = [m for m in discover(FUNCTIONS) if m.name == name]
     main = FUNCTIONS / name / "main.py"
     functions = {
-        n.name for n in ast.walk(ast.parse(main.read_text())) if isinstance(n, ast.FunctionDef)
+        n.name
+        for n in ast.walk(ast.parse(main.read_text()))
+        if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
     }
     assert manifest.entry_point in functions
     if manifest.topic:

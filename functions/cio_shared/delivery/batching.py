@@ -24,7 +24,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 R = TypeVar("R")
 
@@ -40,9 +40,12 @@ class _Batch(Generic[R]):
         self.error: BaseException | None = None
 
 
-class Coalescer(Generic[R]):
-    """`send(items) -> results` is called with up to `max_items` items whose sizes (plus one
-    separator byte each) add up to at most `max_bytes`; it must return one result per item."""
+class BatchLimits(Generic[R]):
+    """What a batch may hold, how long it stays open, and how it is sent or refused: shared by
+    the threaded `Coalescer` and `async_batching.AsyncCoalescer`. `send(items) -> results` is
+    called with up to `max_items` items whose sizes (plus one separator byte each) add up to at
+    most `max_bytes`; it must return one result per item. `admit` (the batch's budget) is
+    callable or awaitable per coalescer; `refuse(items)` answers a batch it did not admit."""
 
     def __init__(
         self,
@@ -50,7 +53,7 @@ class Coalescer(Generic[R]):
         max_items: int,
         max_wait: float,
         max_bytes: int,
-        admit: Callable[[], bool] | None = None,
+        admit: Callable[[], Any] | None = None,
         refuse: Callable[[list[bytes]], Sequence[R]] | None = None,
     ) -> None:
         if admit is not None and refuse is None:
@@ -61,13 +64,38 @@ class Coalescer(Generic[R]):
         self.max_items = max_items
         self.max_wait = max_wait
         self.max_bytes = max_bytes
+
+    def item_size(self, item: bytes) -> int:
+        """Its share of a batch; raises ValueError for an item no batch can hold."""
+        size = len(item) + 1
+        if size > self.max_bytes:
+            raise ValueError(f"item of {len(item)} bytes exceeds the batch limit {self.max_bytes}")
+        return size
+
+    def checked(self, results: Sequence[R], items: list[bytes]) -> Sequence[R]:
+        if len(results) != len(items):
+            raise RuntimeError(f"send returned {len(results)} results for {len(items)} items")
+        return results
+
+
+class Coalescer(BatchLimits[R]):
+    """Blocking: each `submit` holds its thread until its item's result is known."""
+
+    def __init__(
+        self,
+        send: Callable[[list[bytes]], Sequence[R]],
+        max_items: int,
+        max_wait: float,
+        max_bytes: int,
+        admit: Callable[[], bool] | None = None,
+        refuse: Callable[[list[bytes]], Sequence[R]] | None = None,
+    ) -> None:
+        super().__init__(send, max_items, max_wait, max_bytes, admit, refuse)
         self._lock = threading.Lock()
         self._open: _Batch[R] | None = None
 
     def submit(self, item: bytes) -> R:
-        size = len(item) + 1
-        if size > self.max_bytes:
-            raise ValueError(f"item of {len(item)} bytes exceeds the batch limit {self.max_bytes}")
+        size = self.item_size(item)
         with self._lock:
             batch = self._open
             if batch is not None and (batch.size + size > self.max_bytes):
@@ -113,11 +141,7 @@ class Coalescer(Generic[R]):
                 results = self._send(batch.items)
             else:
                 results = self._refuse(batch.items)
-            if len(results) != len(batch.items):
-                raise RuntimeError(
-                    f"send returned {len(results)} results for {len(batch.items)} items"
-                )
-            batch.results = results
+            batch.results = self.checked(results, batch.items)
         except BaseException as exc:  # members must never hang: they all see the failure
             with self._lock:
                 self._close(batch)

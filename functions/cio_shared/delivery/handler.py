@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from cio_shared import contract
 from cio_shared.common import StructuredLogger, get_logger
+from cio_shared.delivery.blocking import run_blocking
 from cio_shared.delivery.dead_letter import (
     DeadLetterPublisher,
     attribute_problem,
@@ -42,7 +43,9 @@ from cio_shared.messages import (
 
 RETRY_STATUS = 503
 ACK_STATUS = 200
-_JSON = {"Content-Type": "application/json"}
+_JSON_TYPE = "application/json"
+_JSON = {"Content-Type": _JSON_TYPE}
+_NOT_POST = json.dumps({"error": "push deliveries are POST requests"})
 _SEVERITY = {Decision.DELIVERED: "INFO", Decision.RETRY: "WARNING", Decision.DEAD_LETTER: "ERROR"}
 
 
@@ -66,7 +69,9 @@ class Prepared:
 
 
 class DeliveryHandler:
-    """Called with a Flask request; returns `(json body, status, headers)` (functions-framework)."""
+    """One instance per process: `serve` for functions-framework's ASGI server (the handlers'
+    `main.py`), `__call__` for its WSGI one (a Flask request in, `(body, status, headers)`
+    out); `handle` / `handle_async` for a raw push body."""
 
     def __init__(
         self,
@@ -103,47 +108,85 @@ class DeliveryHandler:
         self.encode = encode
 
     def __call__(self, request: Any) -> tuple[str, int, dict[str, str]]:
+        """functions-framework's WSGI (Flask) signature."""
         if request.method != "POST":  # probes and browsers: not a delivery, nothing to decide
-            return json.dumps({"error": "push deliveries are POST requests"}), 405, _JSON
+            return _NOT_POST, 405, _JSON
         body, status = self.handle(request.get_data(cache=False), request.headers)
         return body, status, _JSON
 
+    async def serve(self, request: Any) -> Any:
+        """functions-framework's ASGI signature (`functions_framework.aio.http`): a Starlette
+        request in, a Starlette response out; what track's and identify's `main.py` use."""
+        from starlette.responses import Response
+
+        if request.method != "POST":
+            return Response(_NOT_POST, 405, media_type=_JSON_TYPE)
+        body, status = await self.handle_async(await request.body(), request.headers)
+        return Response(body, status, media_type=_JSON_TYPE)
+
     def handle(self, body: bytes, headers: Mapping[str, str]) -> tuple[str, int]:
-        started = self._clock()
-        log = self.logger.with_trace(headers)
-        event_id: str | None = None
-        push: PushMessage | None = None
+        delivery = self._begin(body, headers)
+        if delivery.operation is not None:
+            try:
+                delivery.outcome = self.sender.send(delivery.operation)
+            except Exception as exc:  # a bug must not lose the message: retry, loudly
+                delivery.outcome = retry("internal_error", type(exc).__name__)
+        return self._conclude(delivery, self._finish(delivery))
+
+    async def handle_async(self, body: bytes, headers: Mapping[str, str]) -> tuple[str, int]:
+        """`handle` as a coroutine: parsing, checks and the log line run on the event loop; the
+        send is the sender's own coroutine, and a dead-letter publish (it blocks) a thread's."""
+        delivery = self._begin(body, headers)
+        if delivery.operation is not None:
+            try:
+                delivery.outcome = await self.sender.send_async(delivery.operation)
+            except Exception as exc:  # a bug must not lose the message: retry, loudly
+                delivery.outcome = retry("internal_error", type(exc).__name__)
+        if _dead_letters(delivery):
+            return self._conclude(delivery, await run_blocking(self._finish, delivery))
+        return self._conclude(delivery, self._finish(delivery))
+
+    def _begin(self, body: bytes, headers: Mapping[str, str]) -> _Delivery:
+        """Parse and check: the delivery has an operation to send, or its outcome already."""
+        delivery = _Delivery(self._clock(), self.logger.with_trace(headers))
         try:
-            push = parse_push(body)
-            prepared = self.prepare(push)
+            delivery.push = parse_push(body)
+            prepared = self.prepare(delivery.push)
             if isinstance(prepared, Outcome):
-                outcome = prepared
+                delivery.outcome = prepared
             else:
-                event_id = prepared.message.event_id
-                log = log.bind(
+                delivery.event_id = prepared.message.event_id
+                delivery.log = delivery.log.bind(
                     action=prepared.message.action,
                     person_hash=prepared.message.person.ledger_hash(),
                 )
-                outcome = self.sender.send(prepared.operation)
+                delivery.operation = prepared.operation
         except EnvelopeError as exc:
-            push = PushMessage(data=body)
-            outcome = permanent("envelope_invalid", str(exc))
+            delivery.push = PushMessage(data=body)
+            delivery.outcome = permanent("envelope_invalid", str(exc))
         except Exception as exc:  # a bug must not lose the message: retry, loudly
-            outcome = retry("internal_error", type(exc).__name__)
-        decision, status, extra = self._finish(push, outcome, event_id)
-        log.log(
+            delivery.outcome = retry("internal_error", type(exc).__name__)
+        return delivery
+
+    def _conclude(
+        self, delivery: _Delivery, finished: tuple[Decision, int, dict[str, Any]]
+    ) -> tuple[str, int]:
+        """The one decision line, and the answer."""
+        decision, status, extra = finished
+        outcome, push = delivery.result, delivery.push
+        delivery.log.log(
             _SEVERITY[decision],
             f"{self.handler}: {decision.value} ({outcome.reason})",
             # the ledger's fields keep one JSON type each, never null (contract.LEDGER_LINE_FIELDS)
             decision=decision.value,
             reason=outcome.reason,
-            event_id=event_id or "",
+            event_id=delivery.event_id or "",
             cio_status=outcome.status or 0,
             detail=outcome.detail,
             message_id=push.message_id if push else "",
             attempt=(push.delivery_attempt or 0) if push else 0,
             age_ms=push.age_ms() if push else None,
-            latency_ms=round((self._clock() - started) * 1000, 1),
+            latency_ms=round((self._clock() - delivery.started) * 1000, 1),
             replay_of=push.attributes.get("cio_replay_of", "") if push else "",
             **extra,
         )
@@ -169,9 +212,9 @@ class DeliveryHandler:
             return operation
         return Prepared(message, operation)
 
-    def _finish(
-        self, push: PushMessage | None, outcome: Outcome, event_id: str | None
-    ) -> tuple[Decision, int, dict[str, Any]]:
+    def _finish(self, delivery: _Delivery) -> tuple[Decision, int, dict[str, Any]]:
+        """Decision, status and extra log fields; dead-letters a permanent failure (blocks)."""
+        outcome, push = delivery.result, delivery.push
         if outcome.decision is Decision.DELIVERED:
             return Decision.DELIVERED, ACK_STATUS, {}
         if outcome.decision is Decision.RETRY or push is None:
@@ -182,7 +225,7 @@ class DeliveryHandler:
             attempt=push.delivery_attempt,
             source_topic=self.source_topic,
             handler=self.handler,
-            event_id=event_id,
+            event_id=delivery.event_id,
             message_id=push.message_id,
         )
         try:
@@ -190,6 +233,30 @@ class DeliveryHandler:
         except Exception as exc:
             return Decision.RETRY, RETRY_STATUS, {"dead_letter_error": type(exc).__name__}
         return Decision.DEAD_LETTER, ACK_STATUS, {"dead_letter_id": dead_letter_id}
+
+
+@dataclass
+class _Delivery:
+    """One delivery between parsing and its decision line."""
+
+    started: float
+    log: StructuredLogger
+    push: PushMessage | None = None
+    event_id: str | None = None
+    operation: bytes | None = None  # to send; None once the outcome is known without sending
+    outcome: Outcome | None = None
+
+    @property
+    def result(self) -> Outcome:
+        if self.outcome is None:  # _begin sets an operation or an outcome, a send the outcome
+            raise RuntimeError("delivery concluded without an outcome")
+        return self.outcome
+
+
+def _dead_letters(delivery: _Delivery) -> bool:
+    """Whether `_finish` will publish to the dead-letter topic (a blocking call)."""
+    outcome = delivery.result
+    return outcome.decision is Decision.DEAD_LETTER and delivery.push is not None
 
 
 @lru_cache(maxsize=256)

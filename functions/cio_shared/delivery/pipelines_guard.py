@@ -57,6 +57,7 @@ from typing import TYPE_CHECKING, Any
 from cio_shared import contract
 from cio_shared.common import get_logger
 from cio_shared.delivery.batching import Coalescer
+from cio_shared.delivery.blocking import run_blocking
 from cio_shared.delivery.decisions import Decision, Outcome
 
 if TYPE_CHECKING:
@@ -197,6 +198,11 @@ class GuardedSender:
         self._writes: Coalescer[None] = Coalescer(
             self._write, max_items, max_wait, _COALESCED_BYTES
         )
+
+    async def send_async(self, operation: bytes) -> Outcome:
+        """The guard's Firestore calls and its coalescers block: the whole delivery takes a
+        thread (`send`), as it would under a WSGI server."""
+        return await run_blocking(self.send, operation)
 
     def send(self, operation: bytes) -> Outcome:
         if self.ledger is None:

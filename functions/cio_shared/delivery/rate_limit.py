@@ -17,6 +17,7 @@ waiting for theirs queue again behind the pause, within their own wait bound.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable
@@ -96,15 +97,24 @@ class TokenBucket:
         queues again behind the pause, within what is left of `max_wait`.
         """
         deadline = self._clock() + max_wait
-        while True:
-            taken = self._reserve(max(0.0, deadline - self._clock()))
-            if taken is None:
-                return False
+        while (taken := self._reserve(max(0.0, deadline - self._clock()))) is not None:
             wait, epoch = taken
             if wait > 0:
                 self._sleep(wait)
             if epoch == self._epoch:
                 return True
+        return False
+
+    async def acquire_async(self, max_wait: float) -> bool:
+        """`acquire` for a coroutine: the wait is an `asyncio.sleep`, no thread is held."""
+        deadline = self._clock() + max_wait
+        while (taken := self._reserve(max(0.0, deadline - self._clock()))) is not None:
+            wait, epoch = taken
+            if wait > 0:
+                await asyncio.sleep(wait)
+            if epoch == self._epoch:
+                return True
+        return False
 
     def throttled(self, retry_after: float | None = None) -> None:
         """Customer.io answered 429: cut the rate (once per cooldown) and pause for

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from cio_shared.delivery.async_batching import AsyncCoalescer
 from cio_shared.delivery.batching import Coalescer
+from cio_shared.delivery.blocking import run_blocking
 from cio_shared.delivery.decisions import Outcome, from_status, permanent, retry, transport_error
 from cio_shared.delivery.pipelines import MAX_BATCH_BYTES as PIPELINES_BATCH_BYTES
 from cio_shared.delivery.pipelines import PipelinesClient, has_context
@@ -26,6 +28,10 @@ _BATCH_OVERHEAD = 12
 class Sender(Protocol):
     def send(self, operation: bytes) -> Outcome: ...
 
+    async def send_async(self, operation: bytes) -> Outcome:
+        """`send` for a coroutine delivery (functions-framework's ASGI server)."""
+        ...
+
 
 class SingleSender:
     """One `/api/v2/entity` request per operation."""
@@ -39,6 +45,12 @@ class SingleSender:
         if not self.bucket.acquire(self.max_wait):
             return _throttled(self.max_wait)
         return self.post(operation)
+
+    async def send_async(self, operation: bytes) -> Outcome:
+        """The token is awaited on the loop; only the HTTP request takes a thread."""
+        if not await self.bucket.acquire_async(self.max_wait):
+            return _throttled(self.max_wait)
+        return await run_blocking(self.post, operation)
 
     def post(self, operation: bytes) -> Outcome:
         """Send with a token already taken."""
@@ -64,13 +76,28 @@ class BatchSender:
             admit=self._admit,
             refuse=self._refuse,
         )
+        self.async_coalescer: AsyncCoalescer[Outcome] = AsyncCoalescer(
+            self._send_batch,
+            run_blocking,
+            max_items=max_items,
+            max_wait=max_wait,
+            max_bytes=MAX_BATCH_BYTES - _BATCH_OVERHEAD,
+            admit=self._admit_async,
+            refuse=self._refuse,
+        )
 
     def send(self, operation: bytes) -> Outcome:
         return self.coalescer.submit(operation)
 
+    async def send_async(self, operation: bytes) -> Outcome:
+        return await self.async_coalescer.submit(operation)
+
     def _admit(self) -> bool:
         """The batch's token (its leader waits for it with the batch still open)."""
         return self.single.bucket.acquire(self.single.max_wait)
+
+    async def _admit_async(self) -> bool:
+        return await self.single.bucket.acquire_async(self.single.max_wait)
 
     def _refuse(self, items: list[bytes]) -> list[Outcome]:
         return [_throttled(self.single.max_wait)] * len(items)
@@ -107,11 +134,17 @@ class PipelinesBatchSender(BatchSender):
     def __init__(self, single: SingleSender, max_items: int, max_wait: float) -> None:
         super().__init__(single, max_items, max_wait)
         self.coalescer.max_bytes = PIPELINES_BATCH_BYTES - _BATCH_OVERHEAD
+        self.async_coalescer.max_bytes = self.coalescer.max_bytes
 
     def send(self, operation: bytes) -> Outcome:
         if has_context(operation):
             return self.single.send(operation)
         return self.coalescer.submit(operation)
+
+    async def send_async(self, operation: bytes) -> Outcome:
+        if has_context(operation):
+            return await self.single.send_async(operation)
+        return await self.async_coalescer.submit(operation)
 
 
 def build_sender(settings: Settings, client: TrackClient) -> Sender:
