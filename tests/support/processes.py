@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -59,14 +60,37 @@ def running(
         wait_for_port(port, timeout, proc)
         yield proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop_group(proc)
         if log_path:
             out.close()  # type: ignore[union-attr]
+
+
+def stop_group(proc: subprocess.Popen[bytes]) -> None:
+    """Stop `proc` and everything it started (its own session): a launcher script such as the
+    Firestore emulator's runs Java as a child, which would outlive the script otherwise."""
+    for sig, grace in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            break  # the whole group is gone
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            proc.poll()  # reap the leader, so a gone group reads as gone
+            if not _group_alive(proc.pid):
+                break
+            time.sleep(0.05)
+        else:
+            continue  # still running: the next signal
+        break
+    proc.wait(5)
+
+
+def _group_alive(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def emulator_available() -> bool:
