@@ -42,7 +42,6 @@ handler it measures.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import base64
 import itertools
 import json
@@ -60,6 +59,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "functions")]
 
 from cio_shared.messages import new_event_id  # noqa: E402
+from loadgen import post, run_timed  # noqa: E402  (bench/, the script's folder)
 
 from tests.support.processes import FUNCTIONS, free_port, running  # noqa: E402
 
@@ -190,86 +190,13 @@ def envelope(number: int) -> bytes:
 def http_requests(port: int, prepared: int) -> Iterator[bytes]:
     """Complete HTTP/1.1 POSTs of fresh envelopes: `prepared` built now, before the clock
     starts, then more built on demand."""
-    head = f"POST / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
 
     def build() -> Iterator[bytes]:
         for number in itertools.count():
-            body = envelope(number)
-            yield f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body
+            yield post(port, envelope(number), {"Content-Type": "application/json"})
 
     fresh = build()
     return itertools.chain(list(itertools.islice(fresh, prepared)), fresh)
-
-
-async def _exchange(
-    port: int, state: dict[str, asyncio.StreamReader | asyncio.StreamWriter | None], raw: bytes
-) -> int:
-    """Send one request on the worker's keep-alive connection; returns the status."""
-    for attempt in range(3):
-        if state["writer"] is None:
-            state["reader"], state["writer"] = await asyncio.open_connection("127.0.0.1", port)
-        reader, writer = state["reader"], state["writer"]
-        assert isinstance(reader, asyncio.StreamReader)
-        assert isinstance(writer, asyncio.StreamWriter)
-        try:
-            writer.write(raw)
-            head = await reader.readuntil(b"\r\n\r\n")
-            status = int(head[9:12])
-            length = 0
-            close = False
-            for line in head.split(b"\r\n")[1:]:
-                name, _, value = line.partition(b":")
-                name = name.strip().lower()
-                if name == b"content-length":
-                    length = int(value)
-                elif name == b"connection" and value.strip().lower() == b"close":
-                    close = True
-            if length:
-                await reader.readexactly(length)
-            if close:
-                writer.close()
-                state["writer"] = None
-            return status
-        except (ConnectionError, asyncio.IncompleteReadError):
-            writer.close()
-            state["writer"] = None  # the server closed an idle connection: reconnect, resend
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")
-
-
-def load(
-    port: int, seconds: float, concurrency: int, work: Iterator[bytes]
-) -> tuple[list[float], float, int]:
-    """Post fresh events until `seconds` pass; returns latencies, elapsed, retry answers."""
-    latencies: list[float] = []
-    retries = 0
-
-    async def worker(deadline: float) -> None:
-        nonlocal retries
-        state: dict[str, asyncio.StreamReader | asyncio.StreamWriter | None] = {
-            "reader": None,
-            "writer": None,
-        }
-        while time.monotonic() < deadline:
-            raw = next(work)
-            first = time.monotonic()
-            while await _exchange(port, state, raw) != 200:
-                retries += 1
-                await asyncio.sleep(0.1)  # Pub/Sub would redeliver later
-            latencies.append(time.monotonic() - first)
-        if state["writer"] is not None:
-            writer = state["writer"]
-            assert isinstance(writer, asyncio.StreamWriter)
-            writer.close()
-
-    async def main() -> float:
-        started = time.monotonic()
-        await asyncio.gather(*(worker(started + seconds) for _ in range(concurrency)))
-        return time.monotonic() - started
-
-    elapsed = asyncio.run(main())
-    return latencies, elapsed, retries
 
 
 def run_mode(
@@ -310,10 +237,10 @@ def run_mode(
     requests.post(f"{sim_url}/_admin/reset", timeout=10).raise_for_status()  # full buckets
     work = http_requests(port, prepared)
     with running(argv, port, env=env) as proc:
-        load(port, 1.0, 4, work)  # warm up: imports done, pool open
+        run_timed(port, 1.0, 4, work)  # warm up: imports done, pool open
         cpu_before = tree_cpu_seconds(proc.pid)
         after_warmup = requests.get(f"{sim_url}/_admin/stats", timeout=10).json()
-        latencies, elapsed, retries = load(port, seconds, args.concurrency, work)
+        latencies, elapsed, retries = run_timed(port, seconds, args.concurrency, work)
         cpu = tree_cpu_seconds(proc.pid) - cpu_before
         after = requests.get(f"{sim_url}/_admin/stats", timeout=10).json()
     return Result(

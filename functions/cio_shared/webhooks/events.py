@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -102,12 +103,15 @@ def _finite_float(text: str) -> float:
     return value
 
 
+# Built once: `json.loads`/`json.dumps` with options build a new decoder/encoder per call.
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def parse_event(body: bytes, now: float) -> WebhookEvent | Unrecognised:
     """The event in `body`, or why it is not a known event shape."""
     try:
-        payload = json.loads(
-            body.decode("utf-8"), parse_constant=_reject_constant, parse_float=_finite_float
-        )
+        payload = _DECODER.decode(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         return Unrecognised("invalid_json", f"body is not UTF-8 JSON: {type(exc).__name__}")
     if not isinstance(payload, dict):
@@ -156,7 +160,7 @@ def _describe(value: Any) -> str:
 
 def rfc3339(unix_seconds: int) -> str:
     """BigQuery reads integers in TIMESTAMP columns as microseconds, so send text instead."""
-    return datetime.fromtimestamp(unix_seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(unix_seconds))
 
 
 def _integer(value: Any) -> int | None:
@@ -205,4 +209,4 @@ def attributes(event: WebhookEvent, environment: str) -> dict[str, str]:
 def encode_row(row: Mapping[str, Any]) -> bytes:
     """Compact UTF-8 JSON. Raises UnicodeEncodeError for lone surrogates (from `\\ud800`
     escapes), which neither Pub/Sub attributes nor BigQuery accept: the caller quarantines."""
-    return json.dumps(row, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return _ENCODER.encode(row).encode("utf-8")

@@ -60,7 +60,7 @@ def sign(key: str | bytes, timestamp: str | int, body: bytes) -> str:
     """The hex signature Customer.io would send for `body` at `timestamp`."""
     key_bytes = key.encode("utf-8") if isinstance(key, str) else key
     message = b":".join([VERSION, str(timestamp).encode("ascii"), body])
-    return hmac.new(key_bytes, message, hashlib.sha256).hexdigest()
+    return hmac.digest(key_bytes, message, hashlib.sha256).hex()  # one-shot, in C
 
 
 @dataclass(frozen=True)
