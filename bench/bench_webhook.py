@@ -2,13 +2,17 @@
 
 Both run under the real functions-framework server (gunicorn, one worker) on 127.0.0.1; the
 handler publishes to Google's Pub/Sub emulator. The same client load (signed reporting-webhook
-events, keep-alive connections in threads) hits each in turn, at 1, 4 and 16 connections.
-Prints requests per second, p50/p99 latency and server CPU per request for each, the Publish
-calls per request (from the handler's decision log: each line says how many messages its
-Publish call carried, group commit), and the handler/bare ratios at each connection count: the
-handler should cost little more than the server that hosts it.
+events on raw keep-alive connections, `loadgen.py`) hits each at 1, 4 and 16 connections.
+Both servers stay up for the whole run and are measured in alternation, point by point, for
+`--rounds` rounds (the order flips every round), so a change in the machine's load meets both
+alike; the summary gives each ratio's median over the rounds and its range.
 
-    .venv/bin/python bench/bench_webhook.py [--requests 3000] [--connections 1,4,16]
+Printed per point: requests per second, p50/p99 latency, server CPU per request (gunicorn master
+and worker, from /proc) and, for the webhook, the Publish calls per request (from its decision
+log: each line says how many messages its Publish call carried, group commit); then the
+handler/bare ratios: the handler should cost little more than the server that hosts it.
+
+    .venv/bin/python bench/bench_webhook.py [--requests 2000] [--connections 1,4,16] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ import requests
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from loadgen import Answers, post, run_each  # noqa: E402  (bench/, the script's folder)
 
 from tests.support.processes import FUNCTIONS, free_port, pubsub_emulator, running  # noqa: E402
 
@@ -82,11 +88,15 @@ class Result:
         )
 
 
-def signed_requests(count: int) -> list[tuple[bytes, dict[str, str]]]:
-    """Realistic email events, each signed as Customer.io would sign it (done before timing)."""
+Request = tuple[bytes, dict[str, str]]
+
+
+def signed_requests(count: int, first: int = 0) -> list[Request]:
+    """Realistic email events (body, headers), each signed as Customer.io would sign it (done
+    before timing, per round, so every timestamp is fresh)."""
     now = int(time.time())
     prepared = []
-    for n in range(count):
+    for n in range(first, first + count):
         body = json.dumps(
             {
                 "event_id": f"01BENCH{n:019d}",
@@ -116,13 +126,20 @@ def signed_requests(count: int) -> list[tuple[bytes, dict[str, str]]]:
     return prepared
 
 
-def load(name: str, url: str, work: list[tuple[bytes, dict[str, str]]], threads: int) -> Result:
-    latencies: list[float] = []
-    statuses: dict[int, int] = {}
-    lock = threading.Lock()
-    chunks = [work[i::threads] for i in range(threads)]
+def forge(requests_: list[Request]) -> list[Request]:
+    """The same requests with a wrong signature: the handler's own path (read, verify, answer
+    401, log) without the Pub/Sub round trip."""
+    return [(body, {**headers, "X-CIO-Signature": "0" * 64}) for body, headers in requests_]
 
-    def worker(chunk: list[tuple[bytes, dict[str, str]]]) -> None:
+
+def run_threads(port: int, work: list[Request], connections: int) -> Answers:
+    """The issue's original client: a `requests` session per connection, in threads (it costs
+    more CPU per request than the bare server, on the same two cores)."""
+    answers = Answers()
+    lock = threading.Lock()
+    url = f"http://127.0.0.1:{port}/"
+
+    def worker(chunk: list[Request]) -> None:
         mine: list[float] = []
         codes: dict[int, int] = {}
         with requests.Session() as session:
@@ -132,22 +149,32 @@ def load(name: str, url: str, work: list[tuple[bytes, dict[str, str]]], threads:
                 mine.append((time.perf_counter() - started) * 1000)
                 codes[response.status_code] = codes.get(response.status_code, 0) + 1
         with lock:
-            latencies.extend(mine)
+            answers.latencies_ms.extend(mine)
             for code, n in codes.items():
-                statuses[code] = statuses.get(code, 0) + n
+                answers.statuses[code] = answers.statuses.get(code, 0) + n
 
-    pool = [threading.Thread(target=worker, args=(chunk,)) for chunk in chunks]
+    threads = [
+        threading.Thread(target=worker, args=(work[i::connections],)) for i in range(connections)
+    ]
     started = time.perf_counter()
-    for thread in pool:
+    for thread in threads:
         thread.start()
-    for thread in pool:
+    for thread in threads:
         thread.join()
-    return Result(name, time.perf_counter() - started, latencies, statuses)
+    answers.seconds = time.perf_counter() - started
+    return answers
+
+
+def run_raw(port: int, work: list[Request], connections: int) -> Answers:
+    return run_each(port, [post(port, body, headers) for body, headers in work], connections)
+
+
+CLIENTS = {"raw": run_raw, "requests": run_threads}
 
 
 @contextmanager
-def serve(source: Path, env: dict[str, str], log: Path) -> Iterator[tuple[str, int]]:
-    """functions-framework (gunicorn, WORKERS=1) on 127.0.0.1; yields (url, process group)."""
+def serve(source: Path, env: dict[str, str], log: Path) -> Iterator[tuple[int, int]]:
+    """functions-framework (gunicorn, WORKERS=1) on 127.0.0.1; yields (port, process group)."""
     port = free_port()
     argv = [
         sys.executable, "-m", "functions_framework", f"--source={source}", "--target=handle",
@@ -155,7 +182,7 @@ def serve(source: Path, env: dict[str, str], log: Path) -> Iterator[tuple[str, i
     ]  # fmt: skip
     env = {**env, "PYTHONPATH": str(FUNCTIONS)}
     with running(argv, port, env=env, log_path=log) as proc:
-        yield f"http://127.0.0.1:{port}", proc.pid
+        yield port, proc.pid
 
 
 def group_cpu_seconds(group: int) -> float:
@@ -195,26 +222,60 @@ def publish_calls(log: Path, offset: int) -> float:
     return total
 
 
-def ratios(label: str, hook: Result, bare: Result) -> str:
-    return (
-        f"ratio    {label}: throughput {hook.rps / bare.rps:.2f}x, "
-        f"p50 {hook.percentile(0.5) / bare.percentile(0.5):.2f}x, "
-        f"p99 {hook.percentile(0.99) / bare.percentile(0.99):.2f}x, "
-        f"server CPU per request {hook.cpu_ms_per_request / bare.cpu_ms_per_request:.2f}x "
-        f"(mean latency {statistics.mean(hook.latencies_ms):.2f} vs "
-        f"{statistics.mean(bare.latencies_ms):.2f} ms)"
-    )
+@dataclass
+class Server:
+    name: str
+    port: int
+    group: int
+    log: Path
+
+
+def measure(
+    client: str, server: Server, name: str, work: list[Request], connections: int
+) -> Result:
+    offset = server.log.stat().st_size if server.log.exists() else 0
+    cpu = group_cpu_seconds(server.group)
+    answers = CLIENTS[client](server.port, work, connections)
+    result = Result(name, answers.seconds, answers.latencies_ms, answers.statuses)
+    result.server_cpu_seconds = group_cpu_seconds(server.group) - cpu
+    if server.name == "webhook":
+        time.sleep(0.2)  # the last lines reach the log file
+        result.publish_calls = publish_calls(server.log, offset)
+    return result
+
+
+def ratios(hook: Result, bare: Result) -> dict[str, float]:
+    return {
+        "throughput": hook.rps / bare.rps,
+        "p50": hook.percentile(0.5) / bare.percentile(0.5),
+        "CPU per request": hook.cpu_ms_per_request / bare.cpu_ms_per_request,
+    }
+
+
+def summary(label: str, rounds: list[dict[str, float]]) -> str:
+    parts = []
+    for key in rounds[0]:
+        values = sorted(r[key] for r in rounds)
+        spread = f" ({values[0]:.2f}-{values[-1]:.2f})" if len(values) > 1 else ""
+        parts.append(f"{key} {statistics.median(values):.2f}x{spread}")
+    return f"median  {label}: " + ", ".join(parts)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=3000, help="measured requests per run")
+    parser.add_argument("--requests", type=int, default=2000, help="measured requests per point")
     parser.add_argument("--connections", default="1,4,16", help="comma-separated counts")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds")
     parser.add_argument("--warmup", type=int, default=300)
+    parser.add_argument(
+        "--client",
+        choices=sorted(CLIENTS),
+        default="raw",
+        help="raw: asyncio on raw keep-alive connections (loadgen.py); requests: the issue's "
+        "original client, a requests session per connection in threads",
+    )
     args = parser.parse_args()
     connections = [int(n) for n in args.connections.split(",")]
-    runs_per_server = len(connections)
-    work = signed_requests(args.warmup + args.requests * runs_per_server)
     with ExitStack() as stack:
         scratch = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         host = stack.enter_context(pubsub_emulator(log_path=scratch / "pubsub.log"))
@@ -228,70 +289,51 @@ def main() -> int:
             "GOOGLE_CLOUD_PROJECT": PROJECT,
             "PUBSUB_EMULATOR_HOST": host,
         }
-        servers = {
-            "bare": (scratch / "bare.py", scratch / "bare.log"),
-            "webhook": (REPO / "functions" / "webhook" / "main.py", scratch / "webhook.log"),
-        }
-        # The same requests with a broken signature: the handler's own path (read, verify,
-        # answer 401, log) without the Pub/Sub round trip.
-        forged = [(body, {**headers, "X-CIO-Signature": "0" * 64}) for body, headers in work]
-        plans = {
-            "bare": [(f"bare/{n}", work, n) for n in connections],
-            "webhook": [(f"webhook/{n}", work, n) for n in connections]
-            + [("rejected/4", forged, 4)],
-        }
-        results: dict[str, Result] = {}
-        for server, plan in plans.items():
-            source, log = servers[server]
-            with serve(source, env, log) as (url, group):
-                load("warmup", url, work[: args.warmup], 4)
-                for index, (name, requests_, threads) in enumerate(plan):
-                    start = args.warmup + (index % runs_per_server) * args.requests
-                    chunk = requests_[start : start + args.requests]
-                    offset = log.stat().st_size if log.exists() else 0
-                    cpu = group_cpu_seconds(group)
-                    result = load(name, url, chunk, threads)
-                    result.server_cpu_seconds = group_cpu_seconds(group) - cpu
-                    if server == "webhook":
-                        time.sleep(0.2)  # the last lines reach the log file
-                        result.publish_calls = publish_calls(log, offset)
-                    results[name] = result
-        print(f"{args.requests} signed requests per run, one worker each")
-        for result in results.values():
-            print(result.line())
-        for n in connections:
-            print(
-                ratios(
-                    f"webhook/bare at {n} connection(s)",
-                    results[f"webhook/{n}"],
-                    results[f"bare/{n}"],
-                )
-            )
-        if "bare/4" in results:
+        sources = {"bare": scratch / "bare.py", "webhook": REPO / "functions/webhook/main.py"}
+        servers = {}
+        for name, source in sources.items():
+            log = scratch / f"{name}.log"
+            port, group = stack.enter_context(serve(source, env, log))
+            servers[name] = Server(name, port, group, log)
+            run_raw(port, signed_requests(args.warmup), 4)  # imports done, pool open
+        per_point: dict[str, list[dict[str, float]]] = {}
+        failures: list[str] = []
+        print(
+            f"{args.requests} signed requests per point, one worker each, {args.rounds} rounds, "
+            f"client {args.client}"
+        )
+        for round_ in range(args.rounds):
+            order = ["bare", "webhook"] if round_ % 2 == 0 else ["webhook", "bare"]
             for n in connections:
-                hook, bare = results[f"webhook/{n}"], results["bare/4"]
-                cpu = hook.cpu_ms_per_request / bare.cpu_ms_per_request
-                print(
-                    f"ratio    webhook at {n} / bare at 4: throughput {hook.rps / bare.rps:.2f}x, "
-                    f"server CPU per request {cpu:.2f}x"
+                results = {}
+                for name in order:
+                    server = servers[name]
+                    work = signed_requests(args.requests, round_ * 10**6 + n * 10**4)
+                    results[name] = measure(args.client, server, f"{name}/{n}", work, n)
+                    print(f"round {round_ + 1}  {results[name].line()}", flush=True)
+                per_point.setdefault(f"webhook/bare at {n}", []).append(
+                    ratios(results["webhook"], results["bare"])
                 )
-            rejected, bare = results["rejected/4"], results["bare/4"]
-            cpu = rejected.cpu_ms_per_request / bare.cpu_ms_per_request
-            print(
-                f"ratio    rejected/bare at 4 (no publish): throughput "
-                f"{rejected.rps / bare.rps:.2f}x, "
-                f"p50 {rejected.percentile(0.5) / bare.percentile(0.5):.2f}x, "
-                f"server CPU per request {cpu:.2f}x"
-            )
+                if results["webhook"].statuses != {200: args.requests}:
+                    failures.append(f"webhook/{n}: {results['webhook'].statuses}")
+                if n == 4:
+                    hook = servers["webhook"]
+                    forged = forge(signed_requests(args.requests, round_ * 10**6))
+                    rejected = measure(args.client, hook, "rejected/4", forged, 4)
+                    rejected.publish_calls = 0.0
+                    print(f"round {round_ + 1}  {rejected.line()}", flush=True)
+                    per_point.setdefault("rejected/bare at 4 (no publish)", []).append(
+                        ratios(rejected, results["bare"])
+                    )
+        for label, rounds in per_point.items():
+            print(summary(label, rounds))
         print(
             "(the webhook's latency includes a Publish round trip to the Pub/Sub emulator, a JVM "
             "sharing this machine's cores with the server and the client)"
         )
-        for n in connections:
-            hook = results[f"webhook/{n}"]
-            if hook.statuses != {200: args.requests}:
-                print(f"webhook answered other than 200: {hook.statuses}", file=sys.stderr)
-                return 1
+        if failures:
+            print(f"webhook answered other than 200: {failures}", file=sys.stderr)
+            return 1
     return 0
 
 
