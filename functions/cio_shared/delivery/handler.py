@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 from pydantic import ValidationError
 
@@ -139,12 +139,20 @@ class DeliveryHandler:
         delivery = self._begin(body, headers)
         if delivery.operation is not None:
             try:
-                delivery.outcome = await self.sender.send_async(delivery.operation)
+                delivery.outcome = await self._send_async(delivery.operation)
             except Exception as exc:  # a bug must not lose the message: retry, loudly
                 delivery.outcome = retry("internal_error", type(exc).__name__)
         if _dead_letters(delivery):
             return self._conclude(delivery, await run_blocking(self._finish, delivery))
         return self._conclude(delivery, self._finish(delivery))
+
+    async def _send_async(self, operation: bytes) -> Outcome:
+        """The sender's coroutine; a sender written for threads only (`send`) runs on the
+        blocking-call pool rather than failing every delivery."""
+        send_async = getattr(self.sender, "send_async", None)
+        if send_async is None:
+            return await run_blocking(self.sender.send, operation)
+        return cast(Outcome, await send_async(operation))
 
     def _begin(self, body: bytes, headers: Mapping[str, str]) -> _Delivery:
         """Parse and check: the delivery has an operation to send, or its outcome already."""
