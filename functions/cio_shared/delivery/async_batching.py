@@ -15,73 +15,49 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Generic
+from typing import Any
 
-from cio_shared.delivery.batching import BatchLimits, R
+from cio_shared.delivery.batching import BatchLimits, BatchState, R
 
 Run = Callable[[Callable[[list[bytes]], Sequence[R]], list[bytes]], Awaitable[Sequence[R]]]
 
 
-class _AsyncBatch(Generic[R]):
+class _AsyncBatch(BatchState[R]):
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.items: list[bytes] = []
-        self.size = 0
-        self.closed = False
+        super().__init__()
         self.full: asyncio.Future[None] = loop.create_future()
         self.members: list[asyncio.Future[None]] = []  # answered once the batch is
-        self.results: Sequence[R] = ()
-        self.error: BaseException | None = None
 
 
-class AsyncCoalescer(BatchLimits[R]):
-    """`submit` is awaited by each delivery; `admit` is a coroutine function (the budget's
-    token, `TokenBucket.acquire_async`); `run(send, items)` runs the blocking `send` off the
-    event loop and returns its results."""
+class AsyncCoalescer(BatchLimits[R, _AsyncBatch[R]]):
+    """`submit` is awaited by each delivery. `run(send, items)` runs the blocking `send` off
+    the event loop and returns its results; the other arguments are `BatchLimits`', with
+    `admit` a coroutine function (the budget's token, `TokenBucket.acquire_async`)."""
 
     def __init__(
-        self,
-        send: Callable[[list[bytes]], Sequence[R]],
-        run: Run[R],
-        max_items: int,
-        max_wait: float,
-        max_bytes: int,
-        admit: Callable[[], Awaitable[bool]] | None = None,
-        refuse: Callable[[list[bytes]], Sequence[R]] | None = None,
+        self, send: Callable[[list[bytes]], Sequence[R]], run: Run[R], *args: Any, **kwargs: Any
     ) -> None:
-        super().__init__(send, max_items, max_wait, max_bytes, admit, refuse)
+        super().__init__(send, *args, **kwargs)
         self._run = run
-        self._open: _AsyncBatch[R] | None = None
 
     async def submit(self, item: bytes) -> R:
         size = self.item_size(item)
-        batch = self._open
-        if batch is not None and batch.size + size > self.max_bytes:
-            self._close(batch)
-            batch = None
+        batch = self._joinable(size)
         leader = batch is None
         if batch is None:
             batch = self._open = _AsyncBatch(asyncio.get_running_loop())
         else:
             answered = batch.full.get_loop().create_future()
             batch.members.append(answered)
-        index = len(batch.items)
-        batch.items.append(item)
-        batch.size += size
-        if len(batch.items) >= self.max_items:
-            self._close(batch)
+        index = self._add(batch, item, size)
         if leader:
             await self._lead(batch)
         else:
             await answered
-        if batch.error is not None:
-            raise RuntimeError("the batch this item was part of failed to send") from batch.error
-        return batch.results[index]
+        return self._result(batch, index)
 
     def _close(self, batch: _AsyncBatch[R]) -> None:
-        """No item joins `batch` after this."""
-        batch.closed = True
-        if self._open is batch:
-            self._open = None
+        super()._close(batch)
         if not batch.full.done():
             batch.full.set_result(None)
 
@@ -94,10 +70,9 @@ class AsyncCoalescer(BatchLimits[R]):
                 await asyncio.wait((batch.full,), timeout=remaining)
             self._close(batch)
             if admitted or self._refuse is None:
-                results = await self._run(self._send, batch.items)
+                self._results(batch, await self._run(self._send, batch.items))
             else:
-                results = self._refuse(batch.items)
-            batch.results = self.checked(results, batch.items)
+                self._results(batch, self._refuse(batch.items))
         except BaseException as exc:  # members must never hang: they all see the failure
             self._close(batch)
             batch.error = exc

@@ -29,23 +29,34 @@ from typing import Any, Generic, TypeVar
 R = TypeVar("R")
 
 
-class _Batch(Generic[R]):
+class BatchState(Generic[R]):
+    """One batch: its items, and once answered its results or the error every member sees."""
+
     def __init__(self) -> None:
         self.items: list[bytes] = []
         self.size = 0
         self.closed = False
-        self.full = threading.Event()
-        self.gates: list[threading.Lock] = []  # one per member, held until the batch is answered
         self.results: Sequence[R] = ()
         self.error: BaseException | None = None
 
 
-class BatchLimits(Generic[R]):
-    """What a batch may hold, how long it stays open, and how it is sent or refused: shared by
-    the threaded `Coalescer` and `async_batching.AsyncCoalescer`. `send(items) -> results` is
-    called with up to `max_items` items whose sizes (plus one separator byte each) add up to at
-    most `max_bytes`; it must return one result per item. `admit` (the batch's budget) is
-    callable or awaitable per coalescer; `refuse(items)` answers a batch it did not admit."""
+class _Batch(BatchState[R]):
+    def __init__(self) -> None:
+        super().__init__()
+        self.full = threading.Event()
+        self.gates: list[threading.Lock] = []  # one per member, held until the batch is answered
+
+
+B = TypeVar("B", bound=BatchState[Any])
+
+
+class BatchLimits(Generic[R, B]):
+    """What a batch may hold, how long it stays open, how it is sent or refused, and how items
+    join it: shared by the threaded `Coalescer` and `async_batching.AsyncCoalescer`, which differ
+    in how members wait. `send(items) -> results` is called with up to `max_items` items whose
+    sizes (plus one separator byte each) add up to at most `max_bytes`; it must return one
+    result per item. `admit` (the batch's budget) is a function or a coroutine function per
+    coalescer; `refuse(items)` answers a batch it did not admit."""
 
     def __init__(
         self,
@@ -64,6 +75,7 @@ class BatchLimits(Generic[R]):
         self.max_items = max_items
         self.max_wait = max_wait
         self.max_bytes = max_bytes
+        self._open: B | None = None
 
     def item_size(self, item: bytes) -> int:
         """Its share of a batch; raises ValueError for an item no batch can hold."""
@@ -72,35 +84,53 @@ class BatchLimits(Generic[R]):
             raise ValueError(f"item of {len(item)} bytes exceeds the batch limit {self.max_bytes}")
         return size
 
-    def checked(self, results: Sequence[R], items: list[bytes]) -> Sequence[R]:
-        if len(results) != len(items):
-            raise RuntimeError(f"send returned {len(results)} results for {len(items)} items")
-        return results
+    def _joinable(self, size: int) -> B | None:
+        """The open batch if an item of `size` fits in it (else it is closed: None)."""
+        batch = self._open
+        if batch is not None and batch.size + size > self.max_bytes:
+            self._close(batch)
+            return None
+        return batch
+
+    def _add(self, batch: B, item: bytes, size: int) -> int:
+        """Append `item`; the batch closes when full. Returns the item's index."""
+        index = len(batch.items)
+        batch.items.append(item)
+        batch.size += size
+        if len(batch.items) >= self.max_items:
+            self._close(batch)
+        return index
+
+    def _close(self, batch: B) -> None:
+        """No item joins `batch` after this (and its leader stops waiting for more)."""
+        batch.closed = True
+        if self._open is batch:
+            self._open = None
+
+    def _results(self, batch: B, results: Sequence[R]) -> None:
+        if len(results) != len(batch.items):
+            raise RuntimeError(f"send returned {len(results)} results for {len(batch.items)} items")
+        batch.results = results
+
+    @staticmethod
+    def _result(batch: B, index: int) -> R:
+        if batch.error is not None:
+            raise RuntimeError("the batch this item was part of failed to send") from batch.error
+        return batch.results[index]
 
 
-class Coalescer(BatchLimits[R]):
-    """Blocking: each `submit` holds its thread until its item's result is known."""
+class Coalescer(BatchLimits[R, _Batch[R]]):
+    """Blocking: each `submit` holds its thread until its item's result is known. Takes
+    `BatchLimits`' arguments; `admit` is a function returning whether the batch may be sent."""
 
-    def __init__(
-        self,
-        send: Callable[[list[bytes]], Sequence[R]],
-        max_items: int,
-        max_wait: float,
-        max_bytes: int,
-        admit: Callable[[], bool] | None = None,
-        refuse: Callable[[list[bytes]], Sequence[R]] | None = None,
-    ) -> None:
-        super().__init__(send, max_items, max_wait, max_bytes, admit, refuse)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self._lock = threading.Lock()
-        self._open: _Batch[R] | None = None
 
     def submit(self, item: bytes) -> R:
         size = self.item_size(item)
         with self._lock:
-            batch = self._open
-            if batch is not None and (batch.size + size > self.max_bytes):
-                self._close(batch)
-                batch = None
+            batch = self._joinable(size)
             leader = batch is None
             if batch is None:
                 batch = self._open = _Batch()
@@ -108,24 +138,16 @@ class Coalescer(BatchLimits[R]):
                 gate = threading.Lock()
                 gate.acquire()
                 batch.gates.append(gate)
-            index = len(batch.items)
-            batch.items.append(item)
-            batch.size += size
-            if len(batch.items) >= self.max_items:
-                self._close(batch)
+            index = self._add(batch, item, size)
         if leader:
             self._lead(batch)
         else:
             gate.acquire()  # released by the leader, results in place
-        if batch.error is not None:
-            raise RuntimeError("the batch this item was part of failed to send") from batch.error
-        return batch.results[index]
+        return self._result(batch, index)
 
     def _close(self, batch: _Batch[R]) -> None:
-        """Caller holds the lock: no item joins `batch` after this."""
-        batch.closed = True
-        if self._open is batch:
-            self._open = None
+        """Caller holds the lock."""
+        super()._close(batch)
         batch.full.set()
 
     def _lead(self, batch: _Batch[R]) -> None:
@@ -138,10 +160,9 @@ class Coalescer(BatchLimits[R]):
             with self._lock:
                 self._close(batch)
             if admitted or self._refuse is None:
-                results = self._send(batch.items)
+                self._results(batch, self._send(batch.items))
             else:
-                results = self._refuse(batch.items)
-            batch.results = self.checked(results, batch.items)
+                self._results(batch, self._refuse(batch.items))
         except BaseException as exc:  # members must never hang: they all see the failure
             with self._lock:
                 self._close(batch)
