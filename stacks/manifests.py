@@ -5,6 +5,7 @@ The stacks read manifests as data and never import handler code (docs/design.md)
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 from typing import Annotated, Literal
@@ -16,6 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from stacks.config import SECRET_NAMES, editor_schema
 
 MANIFEST = "handler.yaml"
+# functions-framework's ASGI decorators; a public handler must not be served by them.
+ASGI_MODULE = "functions_framework.aio"
 DEFAULT_FUNCTIONS = Path(__file__).resolve().parent.parent / "functions"
 SECRETS = SECRET_NAMES
 PREVIOUS = "@previous"  # `<secret>@previous`: the version pinned in the environment file
@@ -151,13 +154,35 @@ def load_manifest(path: Path) -> HandlerManifest:
     if not isinstance(raw, dict):
         raise ManifestError(f"{path}: expected a mapping of keys")
     try:
-        return HandlerManifest.model_validate({**raw, "name": path.parent.name})
+        manifest = HandlerManifest.model_validate({**raw, "name": path.parent.name})
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or '(manifest)'}: {e['msg']}"
             for e in exc.errors()
         )
         raise ManifestError(f"{path}: {problems}") from None
+    main = path.parent / "main.py"
+    if manifest.public and main.exists() and _served_by_asgi(main):
+        raise ManifestError(
+            f"{main}: trigger http_public with functions_framework.aio: functions-framework's "
+            "ASGI server (uvicorn's httptools parser) sets no request-line or header-size "
+            "limit, and a public URL needs them (docs/security.md); use @functions_framework.http"
+        )
+    return manifest
+
+
+def _served_by_asgi(main: Path) -> bool:
+    """Whether `main.py` imports functions-framework's ASGI decorators (ASGI_MODULE)."""
+    for node in ast.walk(ast.parse(main.read_text(encoding="utf-8"), str(main))):
+        if isinstance(node, ast.Import) and any(
+            alias.name.startswith(ASGI_MODULE) for alias in node.names
+        ):
+            return True
+        if isinstance(node, ast.ImportFrom) and node.module is not None:
+            names = {f"{node.module}.{alias.name}" for alias in node.names}
+            if node.module.startswith(ASGI_MODULE) or ASGI_MODULE in names:
+                return True
+    return False
 
 
 def discover(functions_dir: Path) -> list[HandlerManifest]:

@@ -22,7 +22,7 @@ from cio_shared import contract
 
 from stacks.app import synth
 from stacks.config import load_environments
-from stacks.manifests import MANIFEST, discover, manifest_schema
+from stacks.manifests import MANIFEST, ManifestError, discover, manifest_schema
 from stacks.platform import SourceTree
 from tests.delivery.harness import (
     SITE_ID,
@@ -78,6 +78,23 @@ def test_manifest_and_code_agree(name: str) -> None:
         call = _build_handler_call(main)
         assert call == {"handler": name, "topic": manifest.topic}
         assert set(manifest.carries) <= set(contract.MESSAGE_ACTIONS)
+
+
+@pytest.mark.parametrize(
+    "imports",
+    ["import functions_framework.aio", "from functions_framework import aio"],
+)
+def test_a_public_handler_on_the_asgi_server_is_refused(tmp_path: Path, imports: str) -> None:
+    """The webhook's limits live in gunicorn (docs/security.md): a public handler copied from
+    track's ASGI main.py fails discovery, naming the file and the fix."""
+    folder = tmp_path / "functions" / "hooks"
+    shutil.copytree(FUNCTIONS / "webhook", folder, ignore=shutil.ignore_patterns("__pycache__"))
+    assert discover(tmp_path / "functions")[0].public  # the copy as it is: accepted
+    (folder / "main.py").write_text(
+        f"{imports}\n\n\n@functions_framework.aio.http\nasync def handle(request):\n    ...\n"
+    )
+    with pytest.raises(ManifestError, match=r"hooks/main.py: trigger http_public with "):
+        discover(tmp_path / "functions")
 
 
 def new_handler_tree(tmp_path: Path, name: str, topic: str) -> Path:
