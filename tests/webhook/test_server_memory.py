@@ -5,7 +5,7 @@ a traceback), an oversized request line is refused, and N concurrent oversized u
 worker a bounded amount of memory (its peak RSS, VmHWM, is printed before and after).
 
 The servers run as processes on 127.0.0.1 with no Pub/Sub behind them: nothing here is
-published. bench/bench_webhook_memory.py compares the numbers with the old behaviour.
+published.
 """
 
 from __future__ import annotations
