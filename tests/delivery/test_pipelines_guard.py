@@ -4,8 +4,10 @@ the unknown-outcome policy, and Firestore trouble before sending as a retry."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -48,11 +50,27 @@ def sender_for(variables: dict[str, str]) -> Any:
     return build_sender(settings, PipelinesClient(settings))
 
 
-def send(sender: Any, msg: Any) -> Outcome:
-    operation = encode_call(msg)
-    assert isinstance(operation, bytes)
+def deliver(sender: Any, operation: bytes, driver: str) -> Outcome:
+    """`send` as under a WSGI server (threads), or `send_async` as under the ASGI one."""
+    if driver == "coroutines":
+        return asyncio.run(sender.send_async(operation))
     outcome: Outcome = sender.send(operation)
     return outcome
+
+
+DRIVERS = pytest.mark.parametrize("driver", ["threads", "coroutines"])
+
+
+@pytest.fixture(params=["threads", "coroutines"])
+def send(request: pytest.FixtureRequest) -> Callable[[Any, Any], Outcome]:
+    """Deliver a message through a sender, with each driver."""
+
+    def send_message(sender: Any, msg: Any) -> Outcome:
+        operation = encode_call(msg)
+        assert isinstance(operation, bytes)
+        return deliver(sender, operation, request.param)
+
+    return send_message
 
 
 def identify(attributes: dict[str, Any], at: int, person: dict[str, str] | None = None) -> Any:
@@ -76,7 +94,9 @@ needs_firestore = pytest.mark.skipif(not firestore_available(), reason="no Fires
 
 
 @needs_firestore
-def test_a_delivered_event_is_not_sent_again(sim: Simulator, guarded_env: dict[str, str]) -> None:
+def test_a_delivered_event_is_not_sent_again(
+    sim: Simulator, guarded_env: dict[str, str], send: Callable[[Any, Any], Outcome]
+) -> None:
     sender = sender_for(guarded_env)
     event = message("event", name="order_paid", attributes={"n": 1})
     assert send(sender, event).reason == "ok"
@@ -88,7 +108,7 @@ def test_a_delivered_event_is_not_sent_again(sim: Simulator, guarded_env: dict[s
 
 @needs_firestore
 def test_an_older_identify_never_overwrites_a_newer_one(
-    sim: Simulator, guarded_env: dict[str, str]
+    sim: Simulator, guarded_env: dict[str, str], send: Callable[[Any, Any], Outcome]
 ) -> None:
     sender = sender_for(guarded_env)
     assert send(sender, identify({"plan": "gold"}, TS + 60)).reason == "ok"
@@ -104,7 +124,9 @@ def test_an_older_identify_never_overwrites_a_newer_one(
 
 
 @needs_firestore
-def test_an_identify_by_email_keeps_its_email(sim: Simulator, guarded_env: dict[str, str]) -> None:
+def test_an_identify_by_email_keeps_its_email(
+    sim: Simulator, guarded_env: dict[str, str], send: Callable[[Any, Any], Outcome]
+) -> None:
     sender = sender_for(guarded_env)
     person = {"email": "Ada@example.com"}
     assert send(sender, identify({"plan": "gold"}, TS + 60, person)).reason == "ok"
@@ -115,7 +137,9 @@ def test_an_identify_by_email_keeps_its_email(sim: Simulator, guarded_env: dict[
     assert send(sender, identify({"plan": "bronze"}, TS, person)).reason == "stale_identify"
 
 
-def test_hold_dead_letters_an_unknown_outcome_and_resends_a_503(sim: Simulator) -> None:
+def test_hold_dead_letters_an_unknown_outcome_and_resends_a_503(
+    sim: Simulator, send: Callable[[Any, Any], Outcome]
+) -> None:
     variables = env(sim.url, CIO_BATCH_ENABLED="false", CIO_PIPELINES_UNKNOWN_OUTCOME="hold")
     variables["CIO_TIMEOUT_SECONDS"] = "0.3"
     sender = sender_for(variables)
@@ -131,7 +155,8 @@ def test_hold_dead_letters_an_unknown_outcome_and_resends_a_503(sim: Simulator) 
         Settings.from_env({**variables, "CIO_PIPELINES_UNKNOWN_OUTCOME": "maybe"})
 
 
-def test_firestore_trouble_before_sending_is_a_retry_after_sending_only_a_log() -> None:
+@DRIVERS
+def test_firestore_trouble_before_sending_is_a_retry_after_sending_only_a_log(driver: str) -> None:
     class Broken:
         def read(self, calls: list[CallFacts]) -> Any:
             raise ConnectionError("firestore down")
@@ -150,7 +175,7 @@ def test_firestore_trouble_before_sending_is_a_retry_after_sending_only_a_log() 
     guard = GuardedSender(Sent(), Broken(), on_error=lambda where, exc: errors.append(where))  # type: ignore[arg-type]
     operation = encode_call(message("event", name="x", attributes={}))
     assert isinstance(operation, bytes)
-    outcome = guard.send(operation)
+    outcome = deliver(guard, operation, driver)
     assert (outcome.decision, outcome.reason, outcome.detail, Sent.calls) == (
         Decision.RETRY,
         "guard_unavailable",
@@ -163,7 +188,7 @@ def test_firestore_trouble_before_sending_is_a_retry_after_sending_only_a_log() 
             return [(False, {})] * len(calls)
 
     guard.ledger = ReadsFine()  # type: ignore[assignment]
-    assert guard.send(operation).reason == "ok"
+    assert deliver(guard, operation, driver).reason == "ok"
     assert (Sent.calls, errors) == (1, ["ledger_write"])
 
 
@@ -183,7 +208,8 @@ def test_which_answers_leave_the_outcome_unknown() -> None:
     assert fresh_traits(event, {}) is None
 
 
-def test_concurrent_deliveries_share_the_ledgers_requests() -> None:
+@DRIVERS
+def test_concurrent_deliveries_share_the_ledgers_requests(driver: str) -> None:
     class Counting:
         reads: list[int] = []
         writes: list[int] = []
@@ -201,10 +227,17 @@ def test_concurrent_deliveries_share_the_ledgers_requests() -> None:
 
     guard = GuardedSender(Sent(), Counting(), max_items=100, max_wait=0.3)  # type: ignore[arg-type]
     operations = [encode_call(message("event", name=f"e{i}", attributes={})) for i in range(8)]
-    threads = [threading.Thread(target=guard.send, args=(op,)) for op in operations]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=5)
+    if driver == "threads":
+        threads = [threading.Thread(target=guard.send, args=(op,)) for op in operations]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=5)
+    else:
+
+        async def all_at_once() -> list[Outcome]:
+            return await asyncio.gather(*(guard.send_async(op) for op in operations))  # type: ignore[arg-type]
+
+        assert {o.reason for o in asyncio.run(all_at_once())} == {"ok"}
     assert sum(Counting.reads) == sum(Counting.writes) == 8
     assert len(Counting.reads) <= 2 and len(Counting.writes) <= 2

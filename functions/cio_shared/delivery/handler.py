@@ -15,13 +15,13 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, cast
+from typing import Any
 
 from pydantic import ValidationError
 
 from cio_shared import contract
 from cio_shared.common import StructuredLogger, get_logger
-from cio_shared.delivery.blocking import run_blocking
+from cio_shared.delivery.blocking import run_blocking, send_with
 from cio_shared.delivery.dead_letter import (
     DeadLetterPublisher,
     attribute_problem,
@@ -139,20 +139,12 @@ class DeliveryHandler:
         delivery = self._begin(body, headers)
         if delivery.operation is not None:
             try:
-                delivery.outcome = await self._send_async(delivery.operation)
+                delivery.outcome = await send_with(self.sender, delivery.operation)
             except Exception as exc:  # a bug must not lose the message: retry, loudly
                 delivery.outcome = retry("internal_error", type(exc).__name__)
         if _dead_letters(delivery):
             return self._conclude(delivery, await run_blocking(self._finish, delivery))
         return self._conclude(delivery, self._finish(delivery))
-
-    async def _send_async(self, operation: bytes) -> Outcome:
-        """The sender's coroutine; a sender written for threads only (`send`) runs on the
-        blocking-call pool rather than failing every delivery."""
-        send_async = getattr(self.sender, "send_async", None)
-        if send_async is None:
-            return await run_blocking(self.sender.send, operation)
-        return cast(Outcome, await send_async(operation))
 
     def _begin(self, body: bytes, headers: Mapping[str, str]) -> _Delivery:
         """Parse and check: the delivery has an operation to send, or its outcome already."""

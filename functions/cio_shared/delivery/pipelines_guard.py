@@ -49,15 +49,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Generator
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from cio_shared import contract
 from cio_shared.common import get_logger
+from cio_shared.delivery.async_batching import AsyncCoalescer
 from cio_shared.delivery.batching import Coalescer
-from cio_shared.delivery.blocking import run_blocking
+from cio_shared.delivery.blocking import run_blocking, send_with
 from cio_shared.delivery.decisions import Decision, Outcome
 
 if TYPE_CHECKING:
@@ -198,18 +199,48 @@ class GuardedSender:
         self._writes: Coalescer[None] = Coalescer(
             self._write, max_items, max_wait, _COALESCED_BYTES
         )
-
-    async def send_async(self, operation: bytes) -> Outcome:
-        """The guard's Firestore calls and its coalescers block: the whole delivery takes a
-        thread (`send`), as it would under a WSGI server."""
-        return await run_blocking(self.send, operation)
+        # The same requests for coroutine deliveries (functions-framework's ASGI server): the
+        # Firestore call itself runs on the blocking-call pool, once per batch.
+        self._reads_async: AsyncCoalescer[Known] = AsyncCoalescer(
+            self._read, run_blocking, max_items, max_wait, _COALESCED_BYTES
+        )
+        self._writes_async: AsyncCoalescer[None] = AsyncCoalescer(
+            self._write, run_blocking, max_items, max_wait, _COALESCED_BYTES
+        )
 
     def send(self, operation: bytes) -> Outcome:
         if self.ledger is None:
             return self._held(self.inner.send(operation))
+        steps: dict[str, Callable[[bytes], Any]] = {
+            "read": self._reads.submit,
+            "send": self.inner.send,
+            "write": self._writes.submit,
+        }
+        flow, answer = self._flow(operation), _Answer()
+        while (step := answer.into(flow)) is not None:
+            answer = _Answer.of(steps[step[0]], step[1])
+        return answer.outcome
+
+    async def send_async(self, operation: bytes) -> Outcome:
+        if self.ledger is None:
+            return self._held(await send_with(self.inner, operation))
+        steps: dict[str, Callable[[bytes], Awaitable[Any]]] = {
+            "read": self._reads_async.submit,
+            "send": lambda call: send_with(self.inner, call),
+            "write": self._writes_async.submit,
+        }
+        flow, answer = self._flow(operation), _Answer()
+        while (step := answer.into(flow)) is not None:
+            answer = await _Answer.of_async(steps[step[0]], step[1])
+        return answer.outcome
+
+    def _flow(self, operation: bytes) -> Generator[tuple[str, bytes], Any, Outcome]:
+        """One guarded delivery as steps, written once for both drivers: it yields
+        `("read" | "send" | "write", argument)` and gets each step's result back, or its
+        error thrown in; it returns the delivery's outcome."""
         facts = CallFacts.of(operation)
         try:
-            delivered, watermarks = self._reads.submit(operation)
+            delivered, watermarks = yield ("read", operation)
         except Exception as exc:
             return Outcome(Decision.RETRY, "guard_unavailable", None, _cause(exc))
         if delivered:
@@ -219,14 +250,14 @@ class GuardedSender:
             return Outcome(Decision.DELIVERED, "stale_identify", None, "every trait is newer")
         if fresh is not None and len(fresh) < len(facts.call["traits"]):
             operation = _with_traits(facts.call, fresh)
-        outcome = self._held(self.inner.send(operation))
+        outcome = self._held((yield ("send", operation)))
         if outcome.decision is Decision.DELIVERED:
             updated = None
             if fresh is not None:
                 updated = {**watermarks, **dict.fromkeys(fresh, facts.timestamp)}
             record = [facts.event_id, facts.identify_person, updated]
             try:
-                self._writes.submit(json.dumps(record).encode())
+                yield ("write", json.dumps(record).encode())
             except Exception as exc:  # sent: a retry would resend, so only say so
                 self._on_error("ledger_write", exc)
         return outcome
@@ -250,6 +281,38 @@ class GuardedSender:
                 "person's activity in Customer.io, then replay or discard",
             )
         return outcome
+
+
+@dataclass
+class _Answer:
+    """A step's result or error, to hand back to the flow (`GuardedSender._flow`)."""
+
+    value: Any = None
+    error: Exception | None = None
+    outcome: Outcome = field(default_factory=lambda: Outcome(Decision.RETRY, "internal_error"))
+
+    @classmethod
+    def of(cls, step: Callable[[bytes], Any], argument: bytes) -> _Answer:
+        try:
+            return cls(step(argument))
+        except Exception as exc:
+            return cls(error=exc)
+
+    @classmethod
+    async def of_async(cls, step: Callable[[bytes], Awaitable[Any]], argument: bytes) -> _Answer:
+        try:
+            return cls(await step(argument))
+        except Exception as exc:
+            return cls(error=exc)
+
+    def into(self, flow: Generator[tuple[str, bytes], Any, Outcome]) -> tuple[str, bytes] | None:
+        """Resume `flow` with this answer: its next step, or None once it returned (the
+        outcome is then in `self.outcome`). An error the flow does not catch propagates."""
+        try:
+            return flow.throw(self.error) if self.error is not None else flow.send(self.value)
+        except StopIteration as done:
+            self.outcome = done.value
+            return None
 
 
 def _delivered(record: bytes) -> Delivered:
