@@ -78,8 +78,9 @@ class HandlerFunction(cdk.Construct):
                 contract.PROJECT: env.project_id,
                 contract.CALL_TIMEOUT: f"{env.customerio.call_timeout_seconds:g}",
                 contract.BATCH_MAX_WAIT: str(env.customerio.batch_max_wait_ms),
-                # functions-framework's gunicorn threads (default 4 x cores) would otherwise
-                # cap the instance below its configured concurrency, and with it batching.
+                # gunicorn's threads (WSGI handlers) or the blocking-call pool (ASGI ones,
+                # cio_shared/delivery/blocking.py): functions-framework's default of 4 x cores
+                # would otherwise cap the instance below its concurrency, and with it batching.
                 contract.THREADS: str(env.scaling(manifest.name).concurrency),
             }
         )

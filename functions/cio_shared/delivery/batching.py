@@ -1,10 +1,12 @@
 """Coalesce concurrent deliveries of one instance into Track API `/api/v2/batch` calls.
 
-functions-framework serves requests on gunicorn threads, so with concurrency > 1 several
-deliveries are in flight at once. Each calls `Coalescer.submit`, which blocks until its item's
-outcome is known. No background thread (gunicorn forks after import): the first thread to find
-no open batch becomes its *leader*, waits up to `max_wait` for others to join (or until the
-batch is full by count or bytes), closes it, sends it and hands every member its own result.
+Here for threads: under functions-framework's WSGI server requests run on gunicorn threads
+(the coroutine version for its ASGI server is `async_batching.AsyncCoalescer`), so with
+concurrency > 1 several deliveries are in flight at once. Each calls `Coalescer.submit`, which
+blocks until its item's outcome is known. No background thread (gunicorn forks after import):
+the first thread to find no open batch becomes its *leader*, waits up to `max_wait` for others
+to join (or until the batch is full by count or bytes), closes it, sends it and hands every
+member its own result.
 Several batches can be in flight at once, one per leader.
 
 With `admit` (the instance's request budget), the leader first waits for the request's token
