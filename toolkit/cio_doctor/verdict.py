@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from cio_doctor.findings import Check, Severity
+from cio_doctor.findings import Check, Finding, Severity
 from cio_doctor.pubsub_dlq import DeadLetter
 
 FAILED = ("bounced", "failed", "dropped", "undeliverable", "spammed")
@@ -43,23 +43,14 @@ class Facts:
         return states
 
 
-@dataclass(frozen=True)
-class Verdict:
-    code: str
-    severity: Severity
-    title: str
-    detail: str = ""
-    next_step: str = ""
-
-
-def decide(facts: Facts, selector: str, person_checked: bool) -> Verdict:
+def decide(facts: Facts, selector: str, person_checked: bool) -> Finding:
     """`selector`: how to name the environment on a command line (`--env dev`)."""
     final = facts.final()
     if facts.waiting:
         first = facts.waiting[0]
-        return Verdict(
-            "dead_lettered",
+        return Finding(
             Severity.HIGH,
+            "dead_lettered",
             f"retried and dead-lettered with reason {first.reason}",
             f"{len(facts.waiting)} message(s) waiting in the dead-letter subscriptions, the "
             f"first {first.message_id} after {first.attempts or '?'} attempt(s)",
@@ -67,16 +58,16 @@ def decide(facts: Facts, selector: str, person_checked: bool) -> Verdict:
             f"cause, then `cio-doctor dlq replay {selector} --reason {first.reason} --dry-run`.",
         )
     if not facts.ledger_read:
-        return Verdict(
-            "not_checked",
+        return Finding(
             Severity.INFO,
+            "not_checked",
             "no verdict: the delivery ledger could not be read",
             "See the delivery ledger check's error; the other sources are shown as far as read.",
         )
     if final is None:
-        return Verdict(
-            "never_published",
+        return Finding(
             Severity.HIGH,
+            "never_published",
             "never published: no handler decided on it in the window",
             "The delivery ledger has no decision and no dead letter is waiting: the producer "
             "did not publish it, published it to another topic or environment, or it is still "
@@ -85,9 +76,9 @@ def decide(facts: Facts, selector: str, person_checked: bool) -> Verdict:
             f"subscription's backlog (`cio-doctor incident P2 {selector}`).",
         )
     if final["decision"] == "dead_lettered":
-        return Verdict(
-            "dead_lettered",
+        return Finding(
             Severity.HIGH,
+            "dead_lettered",
             f"dead-lettered with reason {final['reason']}, and no longer waiting",
             "The dead letter was replayed, purged or expired without a later delivery.",
             f"Republish the event from the producer, or find the replay with `cio-doctor dlq "
@@ -99,9 +90,9 @@ def decide(facts: Facts, selector: str, person_checked: bool) -> Verdict:
             if final["reason"] in CREDENTIAL_REASONS
             else f"Pub/Sub keeps retrying; see `cio-doctor incident P2 {selector}`."
         )
-        return Verdict(
-            "retrying",
+        return Finding(
             Severity.HIGH,
+            "retrying",
             f"not delivered yet: retrying ({final['reason']})",
             f"last attempt {final['attempt']} answered {final['cio_status'] or 'nothing'}",
             fix,
@@ -109,7 +100,7 @@ def decide(facts: Facts, selector: str, person_checked: bool) -> Verdict:
     return _after_delivery(facts, person_checked)
 
 
-def _after_delivery(facts: Facts, person_checked: bool) -> Verdict:
+def _after_delivery(facts: Facts, person_checked: bool) -> Finding:
     """Delivered to Customer.io: the first of its links that fails, else nothing is wrong."""
     codes = facts.person_codes()
     states = facts.message_states()
@@ -119,9 +110,9 @@ def _after_delivery(facts: Facts, person_checked: bool) -> Verdict:
     rules = [
         (
             "person_not_found" in codes,
-            Verdict(
-                "person_missing",
+            Finding(
                 Severity.HIGH,
+                "person_missing",
                 "delivered, but Customer.io has no such person",
                 "Customer.io accepted the calls, yet the person does not exist: deleted, or "
                 "suppressed (a suppressed identifier is deleted and cannot be added again).",
@@ -130,9 +121,9 @@ def _after_delivery(facts: Facts, person_checked: bool) -> Verdict:
         ),
         (
             bool(suppressed),
-            Verdict(
-                "person_suppressed",
+            Finding(
                 Severity.HIGH,
+                "person_suppressed",
                 "delivered, but the person is suppressed",
                 f"{(suppressed or [''])[0]}: the email provider no longer sends to this address",
                 "Confirm the address with the person; see the person's findings above.",
@@ -140,9 +131,9 @@ def _after_delivery(facts: Facts, person_checked: bool) -> Verdict:
         ),
         (
             failed is not None,
-            Verdict(
-                "message_bounced" if failed == "bounced" else "message_failed",
+            Finding(
                 Severity.HIGH,
+                "message_bounced" if failed == "bounced" else "message_failed",
                 f"the campaign sent, but the message {failed}",
                 "The event reached Customer.io and a message went out; the recipient's "
                 "provider refused it.",
@@ -151,9 +142,9 @@ def _after_delivery(facts: Facts, person_checked: bool) -> Verdict:
         ),
         (
             "unsubscribed" in codes,
-            Verdict(
-                "person_unsubscribed",
+            Finding(
                 Severity.MEDIUM,
+                "person_unsubscribed",
                 "delivered, but the person is unsubscribed",
                 "Marketing messages are not sent to unsubscribed people.",
                 "Nothing to fix unless the unsubscribe was unintended.",
@@ -161,18 +152,18 @@ def _after_delivery(facts: Facts, person_checked: bool) -> Verdict:
         ),
         (
             reached is not None,
-            Verdict(
-                "ok",
+            Finding(
                 Severity.INFO,
+                "ok",
                 f"nothing wrong: the message was {reached}",
                 f"Every link held: decided, delivered to Customer.io, sent and {reached}.",
             ),
         ),
         (
             not person_checked,
-            Verdict(
-                "delivered",
+            Finding(
                 Severity.INFO,
+                "delivered",
                 "delivered to Customer.io; no message activity in the window",
                 "Customer.io's side of the person was not read.",
                 "Pass --person to check the person and their messages.",
@@ -181,9 +172,9 @@ def _after_delivery(facts: Facts, person_checked: bool) -> Verdict:
     ]
     return next(
         (verdict for holds, verdict in rules if holds),
-        Verdict(
-            "no_message",
+        Finding(
             Severity.LOW,
+            "no_message",
             "delivered to Customer.io, but no message went out",
             "The person exists and is reachable, but no campaign sent them anything in the window.",
             "Check the campaign's trigger and filters: `cio-doctor campaign ID`.",
